@@ -1,0 +1,47 @@
+"""The ``labram`` console script.
+
+Each sub-command lives in its own module under ``labram_hf.commands`` and exposes ``register(subparsers)``, which
+adds its parser and sets ``func`` (called with the parsed arguments, returns an exit code). User mistakes are raised
+as :class:`labram_hf.commands.UserError` and printed as one line plus a hint, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .commands import COMMANDS, UserError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="labram",
+        description="LaBraM EEG foundation model tools: prepare data, convert checkpoints, run the demo, and more.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    for name in COMMANDS:
+        module = importlib.import_module(f"labram_hf.commands.{name}")
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code = args.func(args)
+    except UserError as err:
+        print(f"labram {args.command}: error: {err}", file=sys.stderr)
+        if err.hint:
+            print(f"hint: {err.hint}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"labram {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return int(code or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
