@@ -427,6 +427,7 @@ class LaBraMSelfAttention(nn.Module):
             self.q_norm = None
             self.k_norm = None
         self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.dense.init_std_scale = 1.0 / math.sqrt(2.0 * (layer_idx + 1))
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
     def forward(
@@ -471,8 +472,8 @@ class LaBraMMLP(nn.Module):
         self.fc1 = nn.Linear(config.hidden_size, config.intermediate_size)
         self.activation = ACT2FN[config.hidden_act]
         self.fc2 = nn.Linear(config.intermediate_size, config.hidden_size)
+        self.fc2.init_std_scale = 1.0 / math.sqrt(2.0 * (layer_idx + 1))
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
-        self.layer_idx = layer_idx
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         hidden_states = self.dropout(self.activation(self.fc1(hidden_states)))
@@ -574,7 +575,9 @@ class LaBraMPooler(nn.Module):
 def _init_labram_module(module: nn.Module, std: float) -> None:
     """Initialisation shared by both model families (the original's `_init_weights` + `fix_init_weight`)."""
     if isinstance(module, nn.Linear):
-        init.trunc_normal_(module.weight, std=std)
+        # `init_std_scale`: the original rescales the output projections of block i by 1/sqrt(2 (i + 1)) and the
+        # classification head by `init_scale`; set on those layers (parents without own tensors are never visited).
+        init.trunc_normal_(module.weight, std=std * getattr(module, "init_std_scale", 1.0))
         if module.bias is not None:
             init.zeros_(module.bias)
     elif isinstance(module, nn.Conv2d):
@@ -588,13 +591,9 @@ def _init_labram_module(module: nn.Module, std: float) -> None:
         init.ones_(module.weight)
         init.zeros_(module.bias)
     elif isinstance(module, LaBraMSelfAttention):
-        # Output projections are rescaled by 1/sqrt(2 (i + 1)) in the original.
-        init.trunc_normal_(module.dense.weight, std=std / math.sqrt(2.0 * (module.layer_idx + 1)))
         if module.q_bias is not None:
             init.zeros_(module.q_bias)
             init.zeros_(module.v_bias)
-    elif isinstance(module, LaBraMMLP):
-        init.trunc_normal_(module.fc2.weight, std=std / math.sqrt(2.0 * (module.layer_idx + 1)))
     elif isinstance(module, LaBraMLayer):
         if module.lambda_1 is not None:
             value = float(module.attention.config.layer_scale_init_value)
@@ -729,15 +728,9 @@ class LaBraMForSequenceClassification(LaBraMPreTrainedModel):
         self.num_labels = config.num_labels
         self.labram = LaBraMModel(config, add_pooling_layer=True)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels) if config.num_labels > 0 else nn.Identity()
+        if isinstance(self.classifier, nn.Linear):
+            self.classifier.init_std_scale = float(config.classifier_init_scale)
         self.post_init()
-
-    def _init_weights(self, module: nn.Module) -> None:
-        super()._init_weights(module)
-        if module is self and isinstance(self.classifier, nn.Linear):
-            init.trunc_normal_(
-                self.classifier.weight, std=self.config.initializer_range * self.config.classifier_init_scale
-            )
-            init.zeros_(self.classifier.bias)
 
     def forward(
         self,
