@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 # Module names under labram_hf.commands, in the order `labram --help` lists them.
-COMMANDS: list[str] = ["demo", "convert"]
+COMMANDS: list[str] = ["demo", "prepare", "convert", "embed", "predict", "push", "export_onnx"]
 
 
 class UserError(Exception):

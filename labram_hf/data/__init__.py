@@ -1,0 +1,50 @@
+"""EEG datasets for LaBraM: Arrow window datasets, streaming, collators and the TUAB/TUEV recipes.
+
+* :func:`build_dataset` / :func:`iter_dataset` — files, directories or globs of recordings -> windows
+  (:mod:`labram_hf.data.builder`).
+* :class:`LaBraMDataCollator`, :class:`LaBraMMaskingCollator` — batches for classification and masked-EEG
+  pre-training (:mod:`labram_hf.data.collators`).
+* :func:`build_tuab`, :func:`build_tuev` — the original fine-tuning recipes on the TUH corpora
+  (:mod:`labram_hf.data.tuh`).
+"""
+
+from .builder import (
+    DEFAULT_WINDOW_SECONDS,
+    EEG_FILE_SUFFIXES,
+    ArrowWindowDataset,
+    DatasetBuildError,
+    build_dataset,
+    iter_dataset,
+    make_features,
+    parse_label_map,
+    resolve_inputs,
+    window_label,
+)
+from .collators import LaBraMDataCollator, LaBraMMaskingCollator, random_masking
+
+__all__ = [
+    "DEFAULT_WINDOW_SECONDS",
+    "EEG_FILE_SUFFIXES",
+    "ArrowWindowDataset",
+    "DatasetBuildError",
+    "LaBraMDataCollator",
+    "LaBraMMaskingCollator",
+    "TUEV_CLASSES",
+    "build_dataset",
+    "build_tuab",
+    "build_tuev",
+    "iter_dataset",
+    "make_features",
+    "parse_label_map",
+    "random_masking",
+    "resolve_inputs",
+    "window_label",
+]
+
+
+def __getattr__(name):  # the TUH recipes are imported lazily
+    if name in ("build_tuab", "build_tuev", "TUEV_CLASSES", "subject_split"):
+        from . import tuh
+
+        return getattr(tuh, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
