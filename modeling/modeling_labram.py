@@ -944,9 +944,11 @@ class LaBraMVectorQuantizer(nn.Module):
         self.decay = config.ema_decay
         self.kmeans_init = config.kmeans_init
         self.kmeans_iters = config.kmeans_iters
-        self.register_buffer("codebook", torch.zeros(config.n_code, config.code_dim))
-        self.register_buffer("code_usage", torch.zeros(config.n_code))  # EMA of per-code counts (training)
-        self.register_buffer("initialized", torch.zeros(()))
+        # float32 is hard-coded: the quantizer is in `_keep_in_fp32_modules_strict`, and a model built under another
+        # default dtype (e.g. `from_config(..., dtype=torch.float16)`) must keep an fp32 codebook as well.
+        self.register_buffer("codebook", torch.zeros(config.n_code, config.code_dim, dtype=torch.float32))
+        self.register_buffer("code_usage", torch.zeros(config.n_code, dtype=torch.float32))  # EMA of code counts
+        self.register_buffer("initialized", torch.zeros((), dtype=torch.float32))
 
     def codebook_distances(self, flat: torch.Tensor) -> torch.Tensor:
         """Squared distances [N, n_code] by the original formula ||z||^2 + ||e||^2 - 2 z.e (it settles near-ties)."""
@@ -1053,8 +1055,8 @@ class LaBraMTokenizerDecoder(nn.Module):
         return self.layernorm(hidden_states[:, 1:])  # patch tokens [B, L, D]
 
 
-def _task_head(in_dim: int, out_dim: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(in_dim, in_dim), nn.Tanh(), nn.Linear(in_dim, out_dim))
+def _task_head(in_dim: int, out_dim: int, dtype: torch.dtype | None = None) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(in_dim, in_dim, dtype=dtype), nn.Tanh(), nn.Linear(in_dim, out_dim, dtype=dtype))
 
 
 def _standardize(values: torch.Tensor, channel_mask: torch.Tensor | None) -> torch.Tensor:
@@ -1111,12 +1113,16 @@ class LaBraMTokenizerModel(LaBraMTokenizerPreTrainedModel):
     def __init__(self, config: LaBraMTokenizerConfig):
         super().__init__(config)
         self.encoder = LaBraMTokenizerEncoder(config)
-        self.encoder_head = _task_head(config.hidden_size, config.code_dim)
+        # fp32 hard-coded, as for the quantizer (`_keep_in_fp32_modules_strict`)
+        self.encoder_head = _task_head(config.hidden_size, config.code_dim, dtype=torch.float32)
         self.quantizer = LaBraMVectorQuantizer(config)
         self.decoder = LaBraMTokenizerDecoder(config)
         self.amplitude_head = _task_head(config.hidden_size, config.decoder_out_dim)
         self.phase_head = _task_head(config.hidden_size, config.decoder_out_dim)
         self.post_init()
+
+    def get_input_embeddings(self) -> nn.Module:
+        return self.encoder.embeddings.patch_embeddings
 
     def encode(
         self,

@@ -347,7 +347,7 @@ class WindowOptions:
     progress: bool = False
     # recipe hook: "module:function" producing examples for a file, e.g. the TUEV event windows
     recipe: str | None = None
-    recipe_options: dict[str, Any] = field(default_factory=dict)
+    recipe_options: dict[str, Any] = field(default_factory=dict)  # free-form settings for a custom recipe
 
     @property
     def window_samples(self) -> int:
@@ -915,7 +915,8 @@ def build_dataset(
         "notch": notch,
         "strict_channels": strict_channels,
         "channels": list(channels) if channels is not None else None,
-        "labels": labels if isinstance(labels, (str, type(None))) else type(labels).__name__,
+        "labels": (labels if isinstance(labels, (str, type(None))) else os.fspath(labels)
+                   if isinstance(labels, os.PathLike) else type(labels).__name__),
         "label_map": parse_label_map(label_map),
         "straddle": straddle,
         "background": background,
@@ -1034,6 +1035,13 @@ class ArrowWindowDataset:
 
     def __len__(self) -> int:
         return self._n
+
+    def __getstate__(self) -> dict[str, Any]:
+        # DataLoader workers (spawn) get the dataset by file reference and rebuild the views, never the data
+        return {"dataset": self.dataset, "columns": self.columns}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["dataset"], state["columns"])
 
     def _rows(self, indices: Sequence[int]) -> list[dict[str, Any]]:
         idx = np.asarray(indices, dtype=np.int64)
