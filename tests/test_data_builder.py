@@ -188,6 +188,13 @@ def test_arrow_window_dataset_loader(corpus, tmp_path):
     ref = ds.with_format("torch")
     torch.testing.assert_close(batches[1]["input_values"][2], ref[6]["input_values"])
     assert batches[2]["labels"].tolist() == [1]
+    # picklable by reference (DataLoader workers), not by value
+    import pickle
+
+    blob = pickle.dumps(view)
+    assert len(blob) < 200_000
+    clone = pickle.loads(blob)
+    np.testing.assert_array_equal(clone[3]["input_values"], view[3]["input_values"])
     # several Arrow chunks (concatenated datasets)
     both = datasets.concatenate_datasets([ds, ds])
     assert both.data.column("input_values").num_chunks == 2
