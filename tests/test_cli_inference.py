@@ -153,6 +153,7 @@ def test_errors(setup, tmp_path, capsys):
     tokenizer_dir = tmp / "tok"
     labram_hf.LaBraMTokenizerModel(labram_hf.LaBraMTokenizerConfig(num_hidden_layers=1,
                                    decoder_num_hidden_layers=1, n_code=16)).save_pretrained(tokenizer_dir)  # fmt: skip
+    capsys.readouterr()  # drop save_pretrained's progress bar
     _fails(["embed", f, "--model", str(tokenizer_dir), "-o", str(tmp_path / "a.parquet")], capsys, "not a LaBraM")
 
 

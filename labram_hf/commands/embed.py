@@ -69,10 +69,6 @@ def prepare(args, task: str):
         torch.device(device)
     except RuntimeError:
         raise UserError(f"unknown --device {device!r}", hint="use cpu, cuda or cuda:N") from None
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()  # no load reports / progress bars in CLI output; problems are raised
-    hf_logging.disable_progress_bar()
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UserWarning)
