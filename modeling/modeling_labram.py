@@ -1059,6 +1059,24 @@ def _task_head(in_dim: int, out_dim: int, dtype: torch.dtype | None = None) -> n
     return nn.Sequential(nn.Linear(in_dim, in_dim, dtype=dtype), nn.Tanh(), nn.Linear(in_dim, out_dim, dtype=dtype))
 
 
+def _full_spectrum(patches: torch.Tensor) -> torch.Tensor:
+    """
+    The full complex FFT over the last axis of real `patches`, built from `rfft` so that it is the same on every
+    backend: the DC and Nyquist bins get an imaginary part of exactly +0.0 (so their phase is 0 or +pi, as with
+    torch's CPU FFT, which the original ran; cuFFT can return -0.0 there, i.e. a phase of -pi), and the upper half is
+    the exact complex conjugate of the lower half.
+    """
+    patch_size = patches.shape[-1]
+    half = torch.fft.rfft(patches, dim=-1)  # [..., P // 2 + 1]
+    imag = half.imag.clone()
+    imag[..., 0] = 0.0
+    if patch_size % 2 == 0:
+        imag[..., -1] = 0.0
+    half = torch.complex(half.real, imag)
+    mirror = half[..., 1 : patch_size - patch_size // 2].flip(-1).conj()  # bins P // 2 + 1 ... P - 1
+    return torch.cat([half, mirror], dim=-1)  # [..., P]
+
+
 def _standardize(values: torch.Tensor, channel_mask: torch.Tensor | None) -> torch.Tensor:
     """Per-sample standardisation over all (channel, patch, bin) values with the unbiased std (as the original)."""
     if channel_mask is None:
@@ -1154,7 +1172,7 @@ class LaBraMTokenizerModel(LaBraMTokenizerPreTrainedModel):
         """Standardised amplitude and phase of the full FFT of every patch, each [B, C, A, patch_size]."""
         batch_size, num_channels = input_values.shape[:2]
         patches = input_values.float().reshape(batch_size, num_channels, -1, patch_size)  # [B, C, A, P]
-        spectrum = torch.fft.fft(patches, dim=-1)
+        spectrum = _full_spectrum(patches)
         amplitude = _standardize(spectrum.abs(), channel_mask)
         phase = _standardize(torch.angle(spectrum), channel_mask)
         return amplitude, phase

@@ -178,3 +178,22 @@ def test_inferred_configs():
     tok = infer_config(load_fixture("tokenizer")["state_dict"], "tokenizer")
     assert (tok.n_code, tok.code_dim, tok.num_hidden_layers, tok.decoder_num_hidden_layers) == (512, 32, 2, 1)
     assert tok.qkv_bias and not tok.use_qk_norm and tok.layer_scale_init_value == 0
+
+
+def test_phase_targets_do_not_depend_on_the_sign_of_zero(monkeypatch):
+    """An FFT backend that returns -0.0 imaginary parts at the DC / Nyquist bins (cuFFT does) must still give the
+    original's phase (0 or +pi there), or the standardised phase target moves by 2 pi / sigma (3.5 on the fixture)."""
+    fixture = load_fixture("tokenizer")
+    rfft = torch.fft.rfft
+
+    def rfft_with_negative_zeros(x, dim=-1):
+        out = rfft(x, dim=dim)
+        imag = out.imag.clone()
+        imag[..., 0] = -0.0
+        imag[..., -1] = -0.0
+        return torch.complex(out.real, imag)
+
+    monkeypatch.setattr(torch.fft, "rfft", rfft_with_negative_zeros)
+    amplitude, phase = labram_hf.LaBraMTokenizerModel.fourier_targets(fixture["input"].flatten(2))
+    check("tokenizer.target_angle(-0.0 FFT)", phase, fixture["target_angle"], atol=1e-4)
+    check("tokenizer.target_amplitude(-0.0 FFT)", amplitude, fixture["target_amplitude"])
