@@ -9,10 +9,17 @@ LaBraM was pre-trained and fine-tuned on EEG prepared the same way for every cor
     x = raw.get_data(units="uV")          # microvolts
     x = torch.FloatTensor(x) / 100        # model units (0.1 mV), float32
 
-This module reproduces that chain with mne's own low-level functions (:func:`mne.filter.filter_data`,
-:func:`mne.filter.notch_filter`, :func:`mne.filter.resample`) called with the defaults of the corresponding
-``Raw`` methods, so the result equals the original pipeline up to float64 round-off. It only touches the channels
-that are kept, which is what makes it fast on recordings with many auxiliary channels.
+This module reproduces that chain, numerically equivalent, about 3-4x faster than the Raw methods on one core
+(:func:`filter_and_resample`): only the kept channels are read; the band-pass and notch FIR kernels (designed by
+:func:`mne.filter.create_filter` with the Raw methods' arguments) are convolved into one kernel applied in a single
+FFT overlap-save pass over all channels, with the first/last 3.3 s -- where mne's two separately padded passes
+differ from one pass -- recomputed pass by pass; mne's FFT resampling runs vectorised over channels. By default
+(``precision="auto"``) the FFTs run in float32 on the per-channel centred signal whenever its peak is at most 5 mV.
+
+Equivalence with the original chain (tested on the real sample recordings against an independent Raw-method
+pipeline): max |difference| <= 1e-3 uV (1e-5 model units); measured ~2e-4-7e-4 uV with float32 FFTs, ~1e-12
+relative with ``precision="float64"``. Recordings shorter than the filter kernels (about 40 s at 256 Hz) go through
+mne's own functions unchanged.
 
 Public API (stable; the feature extractor and the dataset builders rely on it):
 
@@ -32,6 +39,8 @@ amplitude that is implausible for the declared unit.
 
 from __future__ import annotations
 
+import functools
+import os
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -295,27 +304,45 @@ def check_signal(
     implausible for the declared ``unit`` (values around 1e-5 declared as uV, or around 50 declared as V): the
     median over channels of the standard deviation must lie within 0.05-5000 uV.
     """
-    where = _where(source)
+    data_uv = np.asarray(data_uv)
+    lo, hi = _finite_range(data_uv, ch_names, source)
+    std = np.std(data_uv, axis=1) if data_uv.shape[1] else np.zeros(data_uv.shape[0])
+    _check_amplitude(std, hi - lo, ch_names, unit=unit, source=source, stacklevel=4)
+
+
+def _finite_range(data_uv: np.ndarray, ch_names: Sequence[str], source) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel minimum and maximum; :class:`ValueError` naming the channels with NaN/Inf samples."""
+    if not data_uv.shape[1]:
+        zeros = np.zeros(data_uv.shape[0])
+        return zeros, zeros
+    lo, hi = data_uv.min(axis=1), data_uv.max(axis=1)  # NaN propagates, Inf shows up as an extreme
+    if np.isfinite(lo).all() and np.isfinite(hi).all():
+        return lo, hi
     finite = np.isfinite(data_uv)
-    if not finite.all():
-        bad = [ch_names[i] for i in np.flatnonzero(~finite.all(axis=1))]
-        n_bad = int((~finite).sum())
-        raise ValueError(f"{where}{n_bad} NaN/Inf sample(s) in channel(s) {bad}; repair or drop them first")
-    std = float(np.median(np.std(data_uv, axis=1)))
+    bad = [ch_names[i] for i in np.flatnonzero(~finite.all(axis=1))]
+    n_bad = int((~finite).sum())
+    raise ValueError(f"{_where(source)}{n_bad} NaN/Inf sample(s) in channel(s) {bad}; repair or drop them first")
+
+
+def _check_amplitude(
+    std: np.ndarray, ptp: np.ndarray, ch_names: Sequence[str], *, unit: str, source, stacklevel: int
+) -> None:
+    """The unit-plausibility warning (median channel std) and the flat-channel error (peak-to-peak)."""
+    where = _where(source)
+    med_std = float(np.median(std))
     lo, hi = _PLAUSIBLE_STD_UV
-    if std > 0 and not lo <= std <= hi:
+    if med_std > 0 and not lo <= med_std <= hi:
         guess = ""
         for cand in ("V", "mV", "uV", "nV"):
-            if 1.0 <= std / unit_scale_to_uv(unit) * unit_scale_to_uv(cand) <= 1e3:
+            if 1.0 <= med_std / unit_scale_to_uv(unit) * unit_scale_to_uv(cand) <= 1e3:
                 guess = f"; the values look like {cand}, pass unit={cand!r}"
                 break
         warnings.warn(
-            f"{where}median channel standard deviation is {std:.3g} uV with unit={unit!r}, implausible for scalp "
+            f"{where}median channel standard deviation is {med_std:.3g} uV with unit={unit!r}, implausible for scalp "
             f"EEG (expected roughly {lo}-{hi:g} uV): wrong unit suspected{guess}",
             UserWarning,
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
-    ptp = np.ptp(data_uv, axis=1) if data_uv.shape[1] else np.zeros(data_uv.shape[0])
     threshold = _FLAT_RELATIVE * float(np.median(ptp))
     flat = [ch_names[i] for i in np.flatnonzero((ptp == 0) | (ptp < threshold))]
     if flat:
@@ -323,6 +350,342 @@ def check_signal(
             f"{where}flat channel(s) {flat} (constant, or peak-to-peak below {_FLAT_RELATIVE:g} x the median of "
             "the other channels); drop them or mark them bad"
         )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Fast, equivalent filtering (see filter_and_resample)
+# --------------------------------------------------------------------------------------------------------------
+
+#: ``precision="auto"`` computes the FFTs in float32 when every channel's centred peak (half its peak-to-peak range)
+#: is at most this many microvolts, otherwise in float64. float32 FFT round-off is about 2e-7 x that peak, so this
+#: bounds the deviation from mne's float64 chain at about 1e-3 uV.
+FLOAT32_MAX_PEAK_UV: float = 5000.0
+
+_BAND, _NOTCH, _BOTH = 0, 1, 2
+
+
+@functools.lru_cache(maxsize=16)
+def _fir_design(
+    sfreq: float, l_freq: float | None, h_freq: float | None, notches: tuple[float, ...]
+) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """``(band, notch, both)``: the FIR kernels of ``raw.filter(l_freq, h_freq)`` and ``raw.notch_filter(notches)``
+    (mne defaults) and their convolution; ``None`` for a disabled stage.
+
+    Designed by :func:`mne.filter.create_filter` with exactly the arguments the Raw methods pass, so the kernels are
+    bit-identical to the ones mne applies.
+    """
+    import mne
+
+    band = None
+    if l_freq is not None or h_freq is not None:
+        band = mne.filter.create_filter(None, sfreq, l_freq, h_freq, verbose="error")
+    notch = None
+    if notches:
+        freqs = np.asarray(notches, dtype=float)
+        widths = freqs / 200.0  # notch_filter(notch_widths=None)
+        tb_2 = 1.0 / 2.0  # notch_filter(trans_bandwidth=1)
+        lows = [f - w / 2.0 - tb_2 for f, w in zip(freqs, widths)]
+        highs = [f + w / 2.0 + tb_2 for f, w in zip(freqs, widths)]
+        notch = mne.filter.create_filter(None, sfreq, highs, lows, "auto", tb_2, tb_2, verbose="error")
+    both = np.convolve(band, notch) if band is not None and notch is not None else (band if notch is None else notch)
+    for h in (band, notch, both):
+        if h is not None:
+            h.setflags(write=False)
+    return band, notch, both
+
+
+def _symmetric(h: np.ndarray | None) -> bool:
+    # mne's zero-phase FIR kernels are linear phase: symmetric up to round-off
+    return h is None or (len(h) % 2 == 1 and bool(np.abs(h - h[::-1]).max() <= 1e-12 * np.abs(h).max()))
+
+
+@functools.lru_cache(maxsize=64)
+def _kernel_spectrum(key: tuple, which: int, n_fft: int, dtype: str) -> np.ndarray:
+    from scipy import fft
+
+    out = fft.rfft(_fir_design(*key)[which].astype(dtype), n_fft)
+    out.setflags(write=False)
+    return out
+
+
+def _choose_n_fft(n_h: int, n_in: int) -> int:
+    """Block length for overlap-save with an ``n_h``-tap kernel over ``n_in`` samples: fewest ``N log N`` operations,
+    with transforms above 2**16 points counted 1.3x (they fall out of the CPU cache); one block of a fast length
+    when the whole signal fits."""
+    from scipy import fft
+
+    cands = {2**k for k in range(10, 21) if 2**k >= 2 * n_h - 1}
+    cands.add(fft.next_fast_len(n_in, real=True))
+    best, best_cost = 0, np.inf
+    for n in sorted(cands):
+        if n < n_h:
+            continue
+        blocks = int(np.ceil((n_in - n_h + 1) / (n - n_h + 1)))
+        cost = blocks * n * np.log2(n) * (1.3 if n > 2**16 else 1.0)
+        if cost < best_cost:
+            best, best_cost = n, cost
+        if n >= n_in:
+            break
+    return best
+
+
+def _reflect_pad(x: np.ndarray, n0: int, n1: int) -> np.ndarray:
+    """mne's ``reflect_limited`` padding (odd reflection about the end samples, zeros beyond the signal length)."""
+    n = x.shape[-1]
+    parts = []
+    if n0 > 0:
+        z = max(n0 - n + 1, 0)
+        if z:
+            parts.append(np.zeros(x.shape[:-1] + (z,), x.dtype))
+        parts.append(2 * x[..., :1] - x[..., n0:0:-1])
+    parts.append(x)
+    if n1 > 0:
+        parts.append(2 * x[..., -1:] - x[..., -2 : -n1 - 2 : -1])
+        z = max(n1 - n + 1, 0)
+        if z:
+            parts.append(np.zeros(x.shape[:-1] + (z,), x.dtype))
+    return np.concatenate(parts, axis=-1) if len(parts) > 1 else x
+
+
+def _fill_reflect(buf: np.ndarray, n0: int, n1: int) -> None:
+    """In place: the first ``n0`` / last ``n1`` columns of ``buf`` := ``reflect_limited`` padding of the middle
+    (which must be longer than both pads)."""
+    n = buf.shape[1] - n0 - n1
+    mid = buf[:, n0 : n0 + n]
+    if n0:
+        np.subtract(2 * mid[:, :1], mid[:, n0:0:-1], out=buf[:, :n0])
+    if n1:
+        np.subtract(2 * mid[:, -1:], mid[:, -2 : -n1 - 2 : -1], out=buf[:, n0 + n :])
+
+
+def _valid_conv(x: np.ndarray, key: tuple, which: int, workers: int, out: np.ndarray | None = None) -> np.ndarray:
+    """``valid`` linear convolution of every row of ``x`` with kernel ``which`` (FFT overlap-save, in x's dtype)."""
+    from scipy import fft
+
+    n_h = len(_fir_design(*key)[which])
+    n_ch, n_in = x.shape
+    n_out = n_in - n_h + 1
+    n_fft = _choose_n_fft(n_h, n_in)
+    spec = _kernel_spectrum(key, which, n_fft, x.dtype.name)
+    step = n_fft - n_h + 1
+    if out is None:
+        out = np.empty((n_ch, n_out), dtype=x.dtype)
+    for start in range(0, n_out, step):
+        stop = min(start + step, n_out)
+        block = fft.rfft(x[:, start : stop + n_h - 1], n_fft, axis=-1, workers=workers)
+        block *= spec
+        out[:, start:stop] = fft.irfft(block, n_fft, axis=-1, workers=workers)[:, n_h - 1 : n_h - 1 + stop - start]
+    return out
+
+
+def _two_pass_edges(xe: np.ndarray, pad: int, key: tuple, workers: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first and last ``len(notch) // 2`` samples of mne's two passes (band-pass with its own padding, then the
+    notch with a ``reflect_limited`` padding of the *band-passed* signal), computed pass by pass from the edges of
+    the padded signal ``xe`` (``pad >= len(band) // 2``).
+
+    Everywhere else the two passes equal one pass of the convolved kernel over the signal padded once, because the
+    padding is an odd reflection whatever its length. The kernels are symmetric, so the right edge is computed as a
+    left edge of the reversed signal, in the same batch.
+    """
+    band, notch, _ = _fir_design(*key)
+    d1, d2 = len(band) // 2, len(notch) // 2
+    n_ch = xe.shape[0]
+    n = xe.shape[1] - 2 * pad
+    need = 2 * d2 + d1 + 1
+    left = xe[:, pad - d1 : pad + need]
+    right = xe[:, pad + n - need : pad + n + d1][:, ::-1]
+    y1 = _valid_conv(np.concatenate([left, right]), key, _BAND, workers)  # band-passed samples 0 .. 2*d2
+    y2 = _valid_conv(_reflect_pad(y1, d2, 0), key, _NOTCH, workers)[:, :d2]
+    return y2[:n_ch], y2[n_ch:, ::-1]
+
+
+def _mne_filter_chain(x, sfreq, l_freq, h_freq, notches, n_jobs):
+    import mne
+
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    if l_freq is not None or h_freq is not None:
+        x = mne.filter.filter_data(x, sfreq, l_freq, h_freq, n_jobs=n_jobs, copy=False, verbose="error")
+    if notches:
+        x = mne.filter.notch_filter(x, sfreq, np.array(notches), n_jobs=n_jobs, copy=False, verbose="error")
+    return x
+
+
+@dataclass(frozen=True)
+class _ResamplePlan:
+    """mne's FFT resampling (``npad="auto"``, ``window="auto"`` = boxcar, ``pad="reflect_limited"``) of n samples."""
+
+    npads: tuple[int, int]
+    orig_len: int
+    new_len: int
+    final_len: int
+    remove: tuple[int, int]
+
+    @classmethod
+    def make(cls, n: int, ratio: float) -> _ResamplePlan:
+        min_add = min(n // 8, 100) * 2
+        npad = 2 ** int(np.ceil(np.log2(n + min_add))) - n
+        npad, extra = divmod(npad, 2)
+        npads = (npad, npad + extra)
+        orig_len = n + sum(npads)
+        new_len = max(int(round(ratio * orig_len)), 1)
+        final_len = max(int(round(ratio * n)), 1)
+        rem0 = int(round(ratio * npads[0]))
+        return cls(npads, orig_len, new_len, final_len, (rem0, new_len - final_len - rem0))
+
+
+@functools.lru_cache(maxsize=16)
+def _resample_window(orig_len: int, new_len: int, dtype: str) -> np.ndarray:
+    """mne's frequency-domain window for ``window="auto"`` (boxcar), scaled and folded to rfft length as in
+    ``mne.cuda._setup_cuda_fft_resample``."""
+    from scipy import fft, signal
+
+    w = fft.ifftshift(signal.get_window("boxcar", orig_len)) * (float(new_len) / float(orig_len))
+    n_r = orig_len // 2 + 1
+    w[1:n_r] = (w[1:n_r] + w[::-1][: n_r - 1]) / 2.0
+    w = w[:n_r].astype(dtype)
+    w.setflags(write=False)
+    return w
+
+
+def _fft_resample_padded(xp: np.ndarray, plan: _ResamplePlan, workers: int) -> np.ndarray:
+    """The resampling of mne's ``_fft_resample`` for all rows of the already padded ``xp`` at once."""
+    from scipy import fft
+
+    spec = fft.rfft(xp, axis=-1, workers=workers)
+    del xp
+    shorter = plan.new_len < plan.orig_len
+    use_len = plan.new_len if shorter else plan.orig_len
+    if use_len % 2 == 0:
+        spec[:, use_len // 2] *= 2 if shorter else 0.5
+    spec *= _resample_window(plan.orig_len, plan.new_len, spec.real.dtype.name)
+    y = fft.irfft(spec, plan.new_len, axis=-1, workers=workers)
+    r0, r1 = plan.remove
+    if r0 > 0 or r1 > 0:
+        y = y[:, r0 : y.shape[-1] - r1]
+    return y
+
+
+def _check_filter_args(sfreq, l_freq, h_freq, notch, source) -> tuple[float, ...]:
+    where = _where(source)
+    nyq = sfreq / 2.0
+    if h_freq is not None and h_freq >= nyq:
+        raise ValueError(
+            f"{where}sampling rate {sfreq:g} Hz is too low for a {h_freq:g} Hz low-pass (Nyquist {nyq:g} Hz). "
+            f"Pass a lower low-pass below the Nyquist frequency, e.g. lowpass={0.9 * nyq:g} in Python or "
+            f"--lowpass {0.9 * nyq:g} on the command line (LaBraM was trained with 75 Hz, which needs >= 150 Hz)."
+        )
+    if l_freq is not None and h_freq is not None and l_freq >= h_freq:
+        raise ValueError(f"{where}high-pass {l_freq:g} Hz must be below low-pass {h_freq:g} Hz")
+    notches = () if notch is None else tuple(float(f) for f in np.atleast_1d(notch))
+    too_high = [f for f in notches if f >= nyq]
+    if too_high:
+        raise ValueError(
+            f"{where}notch frequency {too_high} Hz is not below the Nyquist frequency {nyq:g} Hz; pass notch=None"
+        )
+    return notches
+
+
+@dataclass(frozen=True)
+class _Chain:
+    """How :func:`_run_chain` processes ``n`` samples at ``sfreq``: the filter key, the padding the single-pass FIR
+    needs (0: no filter, or mne's own functions for a recording shorter than the kernels), the resampling."""
+
+    key: tuple
+    filtered: bool
+    pad: int
+    resample: _ResamplePlan | None
+
+    @classmethod
+    def make(cls, sfreq, n, l_freq, h_freq, notches, target_sfreq) -> _Chain:
+        key = (float(sfreq), None if l_freq is None else float(l_freq), None if h_freq is None else float(h_freq),
+               tuple(notches))  # fmt: skip
+        filtered = l_freq is not None or h_freq is not None or bool(notches)
+        pad = 0
+        if filtered:
+            band, notch, both = _fir_design(*key)
+            # every mne pass pads with a full reflection (no zeros) when the signal is longer than both kernels
+            if n >= (1 if band is None else len(band)) + (1 if notch is None else len(notch)) and all(
+                _symmetric(h) for h in (band, notch, both)
+            ):
+                pad = len(both) // 2
+        rs = None
+        if abs(float(sfreq) - float(target_sfreq)) > 1e-9 and n:
+            rs = _ResamplePlan.make(n, float(target_sfreq) / float(sfreq))
+        return cls(key, filtered, pad, rs)
+
+
+def _centred_buffer(x: np.ndarray, centre: np.ndarray, dtype, pad: int, owned: bool = False) -> np.ndarray:
+    """``x - centre[:, None]`` (computed in float64) as ``dtype``, with ``pad`` columns of reflect_limited padding on
+    both sides (``pad < x.shape[1]``). ``owned``: ``x`` may be overwritten."""
+    n = x.shape[1]
+    buf = np.empty((x.shape[0], n + 2 * pad), dtype=dtype)
+    if owned and np.dtype(dtype) != x.dtype:  # subtract in place, then one cast (faster than a casting subtract)
+        np.subtract(x, centre[:, None], out=x)
+        np.copyto(buf[:, pad : pad + n], x, casting="same_kind")
+    else:
+        np.subtract(x, centre[:, None], out=buf[:, pad : pad + n], casting="same_kind")
+    if pad:
+        _fill_reflect(buf, pad, pad)
+    return buf
+
+
+def _run_chain(
+    xe: np.ndarray, centre: np.ndarray | None, chain: _Chain, *, workers: int, n_jobs: int | None
+) -> np.ndarray:
+    """Filter + resample the centred signal ``xe`` (padded by ``chain.pad``), add the centre's response back.
+
+    The chain is linear and maps a constant ``c`` to ``c * sum(kernel)`` (reflect_limited padding and FFT
+    resampling keep constants constant), so the FFTs only see the signal's variations: float32 round-off then scales
+    with the signal, not with its DC offset. Returns a new array in the dtype of ``xe`` (float64 after mne's own
+    functions).
+    """
+    pad = chain.pad
+    n_ch, n = xe.shape[0], xe.shape[1] - 2 * pad
+    rs = chain.resample
+    gain = 1.0
+    if chain.filtered and pad:
+        band, notch, both = _fir_design(*chain.key)
+        in_place = rs is not None and max(rs.npads) < n
+        if in_place:  # write the filter output straight into the resampling buffer
+            rbuf = np.empty((n_ch, rs.orig_len), dtype=xe.dtype)
+            y = rbuf[:, rs.npads[0] : rs.npads[0] + n]
+        else:
+            y = np.empty((n_ch, n), dtype=xe.dtype)
+        _valid_conv(xe, chain.key, _BOTH, workers, out=y)
+        if band is not None and notch is not None:
+            head, tail = _two_pass_edges(xe, pad, chain.key, workers)
+            y[:, : head.shape[1]] = head
+            y[:, n - tail.shape[1] :] = tail
+        gain = float(both.sum())
+        if in_place:
+            _fill_reflect(rbuf, *rs.npads)
+            y = _fft_resample_padded(rbuf, rs, workers)
+            rs = None
+    elif chain.filtered:  # shorter than the kernels: mne itself, in float64
+        x = xe.astype(np.float64) + (0.0 if centre is None else centre[:, None])
+        _, l_freq, h_freq, notches = chain.key
+        y = _mne_filter_chain(x, chain.key[0], l_freq, h_freq, list(notches), n_jobs)
+        centre = None
+    else:
+        y = xe[:, pad : pad + n]
+    if rs is not None:
+        if centre is not None and max(rs.npads) >= n:  # zero padding would not keep the centre constant
+            y = y + (centre * gain).astype(y.dtype)[:, None]
+            centre = None
+        y = _fft_resample_padded(_reflect_pad(y, *rs.npads), rs, workers)
+    if centre is not None:
+        if y.base is xe or y is xe:
+            y = y.copy()
+        y += (centre * gain).astype(y.dtype)[:, None]
+    return y
+
+
+def _workers(n_jobs: int | None) -> int:
+    if n_jobs is None:
+        return 1
+    if n_jobs < 0:
+        return max(1, (os.cpu_count() or 1) + 1 + n_jobs)
+    return max(1, int(n_jobs))
 
 
 def filter_and_resample(
@@ -334,46 +697,49 @@ def filter_and_resample(
     notch: float | Sequence[float] | None = DEFAULT_NOTCH,
     target_sfreq: float = TARGET_SFREQ,
     n_jobs: int | None = None,
+    precision: str = "float64",
     source: str | PathLike | None = None,
 ) -> np.ndarray:
-    """Band-pass, notch and resample ``data`` (float64 ``[C, T]``, any unit) exactly as the original Raw methods.
+    """Band-pass, notch and resample ``data`` (``[C, T]``, any unit) exactly as the original Raw methods.
 
     Equivalent to ``raw.filter(l_freq, h_freq); raw.notch_filter(notch); raw.resample(target_sfreq)`` with mne
-    defaults (zero-phase firwin FIR, ``reflect_limited`` padding, FFT resampling with ``npad="auto"``). The low-pass
-    is *not* folded into the resampling step: FFT resampling cuts at the new Nyquist (100 Hz), not at 75 Hz, so
-    fusing would change the result.
+    defaults (zero-phase firwin FIR, ``reflect_limited`` padding, FFT resampling with ``npad="auto"``), computed
+    faster:
+
+    * the band-pass and notch kernels (designed by mne itself) are convolved into one kernel, applied in a single
+      FFT overlap-save pass to all channels at once. mne pads each pass separately, so the two differ only in the
+      first and last ``len(notch_kernel) // 2`` samples (3.3 s), where the notch pass sees a reflection of the
+      band-passed signal; those samples are recomputed pass by pass;
+    * mne's FFT resampling, vectorised over channels;
+    * the FFTs run on the per-channel centred signal (mid-range subtracted, its exact response added back), in
+      ``precision``: ``"float64"`` matches mne to ~1e-12 relative; ``"float32"`` is ~1.5x faster and deviates by
+      about 2e-7 x the centred peak (~5e-4 uV on the sample recordings).
+
+    Recordings shorter than the two kernels together (where mne pads with zeros) go through mne's own functions in
+    float64. The low-pass is *not* folded into the resampling step: FFT resampling cuts at the new Nyquist (100 Hz),
+    not at 75 Hz, so fusing would change the result.
+
+    Args:
+        n_jobs: worker threads for the FFTs (default 1).
+        precision: ``"float64"`` (default) or ``"float32"``: the arithmetic and the dtype of the result.
 
     Raises:
         ValueError: when ``h_freq`` (or the notch) is not below the Nyquist frequency of ``sfreq``.
     """
-    import mne
-
-    where = _where(source)
-    nyq = sfreq / 2.0
-    if h_freq is not None and h_freq >= nyq:
-        raise ValueError(
-            f"{where}sampling rate {sfreq:g} Hz is too low for a {h_freq:g} Hz low-pass (Nyquist {nyq:g} Hz). "
-            f"Pass a lower low-pass below the Nyquist frequency, e.g. lowpass={0.9 * nyq:g} in Python or "
-            f"--lowpass {0.9 * nyq:g} on the command line (LaBraM was trained with 75 Hz, which needs >= 150 Hz)."
-        )
-    if l_freq is not None and h_freq is not None and l_freq >= h_freq:
-        raise ValueError(f"{where}high-pass {l_freq:g} Hz must be below low-pass {h_freq:g} Hz")
-    notches = [] if notch is None else [float(f) for f in np.atleast_1d(notch)]
-    too_high = [f for f in notches if f >= nyq]
-    if too_high:
-        raise ValueError(
-            f"{where}notch frequency {too_high} Hz is not below the Nyquist frequency {nyq:g} Hz; pass notch=None"
-        )
-    x = np.ascontiguousarray(data, dtype=np.float64)
-    if l_freq is not None or h_freq is not None:
-        x = mne.filter.filter_data(x, sfreq, l_freq, h_freq, n_jobs=n_jobs, copy=False, verbose="error")
-    if notches:
-        x = mne.filter.notch_filter(x, sfreq, np.array(notches), n_jobs=n_jobs, copy=False, verbose="error")
-    if abs(sfreq - target_sfreq) > 1e-9:
-        x = mne.filter.resample(
-            x, up=target_sfreq, down=sfreq, npad="auto", window="auto", pad="auto", n_jobs=n_jobs, verbose="error"
-        )
-    return x
+    if precision not in ("float32", "float64"):
+        raise ValueError(f"precision must be 'float32' or 'float64', got {precision!r}")
+    notches = _check_filter_args(float(sfreq), l_freq, h_freq, notch, source)
+    x = np.asarray(data, dtype=np.float64)
+    if x.ndim != 2:
+        raise ValueError(f"{_where(source)}expected data of shape [channels, time], got shape {x.shape}")
+    chain = _Chain.make(float(sfreq), x.shape[1], l_freq, h_freq, notches, target_sfreq)
+    if not x.shape[1]:
+        return x.astype(precision)
+    centre = (x.min(axis=1) + x.max(axis=1)) / 2.0
+    compute = "float64" if chain.filtered and not chain.pad else precision  # short: mne's float64 functions
+    xe = _centred_buffer(x, centre, np.dtype(compute), chain.pad)
+    y = _run_chain(xe, centre, chain, workers=_workers(n_jobs), n_jobs=n_jobs)
+    return y.astype(precision, copy=False)
 
 
 def preprocess(
@@ -391,7 +757,9 @@ def preprocess(
     ch_types: Sequence[str] | None = None,
     min_samples: int = PATCH_SIZE,
     n_jobs: int | None = None,
+    precision: str = "auto",
     source: str | PathLike | None = None,
+    _owned: bool = False,
 ) -> PreprocessedEEG:
     """Preprocess one recording given as an array, the way LaBraM's data was prepared.
 
@@ -412,7 +780,11 @@ def preprocess(
         channels: optional explicit channel selection/order (see :func:`select_channels`).
         ch_types: mne channel types; non-``"eeg"`` channels are ignored. ``None``: all channels are EEG.
         min_samples: minimum output length in samples (default: one patch); shorter recordings raise.
-        n_jobs: parallel jobs for mne's filters.
+        n_jobs: worker threads for the FFTs (default 1).
+        precision: arithmetic of the filter and resampling FFTs: ``"float64"`` (equal to mne's float64 chain to
+            ~1e-12 relative), ``"float32"`` (about 2e-7 x the signal's centred peak: ~3e-4 uV on the sample
+            recordings, 1.5x faster) or ``"auto"`` (default): float32 when every kept channel's centred peak is at
+            most :data:`FLOAT32_MAX_PEAK_UV` (5 mV), which bounds the deviation at ~1e-3 uV, else float64.
         source: file name (or description) used in error messages.
 
     Returns:
@@ -438,12 +810,48 @@ def preprocess(
             f"but at least {min_samples} samples at {target_sfreq:g} Hz ({min_samples / target_sfreq:g} s, one "
             "patch) are needed"
         )
-    x = np.asarray(data[positions], dtype=np.float64) * unit_scale_to_uv(unit)
-    check_signal(x, names, unit=unit, source=source)
-    x = filter_and_resample(x, float(sfreq), l_freq=l_freq, h_freq=h_freq, notch=notch, target_sfreq=target_sfreq,
-                            n_jobs=n_jobs, source=source)  # fmt: skip
+    # one float64 copy of the kept rows, in microvolts (preprocess_raw hands over a fresh array of exactly them)
+    if _owned and list(positions) == list(range(data.shape[0])) and data.dtype == np.float64:
+        x = data
+    else:
+        x = data[positions]  # fancy indexing: a copy
+        x = x.astype(np.float64, copy=False)
+    scale = unit_scale_to_uv(unit)
+    if scale != 1.0:
+        x *= scale
+    lo, hi = _finite_range(x, names, source)
+    if precision == "auto":
+        precision = "float32" if float((hi - lo).max(initial=0.0)) / 2.0 <= FLOAT32_MAX_PEAK_UV else "float64"
+    elif precision not in ("float32", "float64"):
+        raise ValueError(f"precision must be 'auto', 'float32' or 'float64', got {precision!r}")
+    try:
+        notches = _check_filter_args(float(sfreq), l_freq, h_freq, notch, source)
+        chain = _Chain.make(float(sfreq), x.shape[1], l_freq, h_freq, notches, target_sfreq)
+        bad_args = None
+    except ValueError as err:  # raised after the signal checks, as before
+        chain, bad_args = None, err
+    centre = (lo + hi) / 2.0
+    pad = chain.pad if chain is not None else 0
+    if chain is not None and chain.filtered and not pad:
+        precision = "float64"  # short recording: mne's own float64 functions
+    xe = _centred_buffer(x, centre, np.dtype(precision), pad, owned=True)
+    del x
+    xc = xe[:, pad : xe.shape[1] - pad]
+    n = max(xc.shape[1], 1)
+    mean = xc.sum(axis=1).astype(np.float64) / n  # pairwise summation
+    power = np.einsum("ij,ij->i", xc, xc) / n
+    std = np.sqrt(np.maximum(power - mean**2, 0.0))
+    _check_amplitude(std, hi - lo, names, unit=unit, source=source, stacklevel=3)
+    if bad_args is not None:
+        raise bad_args
+    y = _run_chain(xe, centre, chain, workers=_workers(n_jobs), n_jobs=n_jobs)
+    del xe, xc
+    if y.dtype == np.float32:
+        values = np.divide(y, np.float32(MODEL_SCALE), out=y)  # y is a fresh array
+    else:
+        values = to_model_units(y)
     return PreprocessedEEG(
-        values=to_model_units(x),
+        values=values,
         channel_ids=list(ids),
         channel_names=names,
         sfreq=float(target_sfreq),
@@ -470,13 +878,15 @@ def preprocess_raw(raw: mne.io.BaseRaw, *, source: str | PathLike | None = None,
     )  # fmt: skip
     # Read only the kept channels (an unloaded Raw reads just these rows from disk).
     data = raw.get_data(picks=positions)
+    base = getattr(raw, "_data", None) if raw.preload else None
+    owned = not (isinstance(base, np.ndarray) and np.may_share_memory(data, base))  # preprocess may reuse it
     names = [raw.ch_names[p] for p in positions]
     kwargs.pop("ch_types", None)
     kwargs.pop("channels", None)
     with warnings.catch_warnings():
         # the selection above already warned about dropped channels
         warnings.filterwarnings("ignore", message=".*dropping EEG channel", category=UserWarning)
-        out = preprocess(data, raw.info["sfreq"], names, unit="V", source=source, **kwargs)
+        out = preprocess(data, raw.info["sfreq"], names, unit="V", source=source, _owned=owned, **kwargs)
     kept = set(positions)
     out.dropped_channels = [n for i, n in enumerate(raw.ch_names) if i not in kept]
     return out

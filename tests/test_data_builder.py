@@ -274,3 +274,28 @@ def test_benchmark_smoke(tmp_path):
     assert saved["machine"]["cpu_count"] >= 1 and "torch" in saved["machine"]
     assert saved["loading"]["arrow_batched_windows_per_s"] > 0
     assert saved["preprocessing"]["max_abs_diff_uV_first_window"] < 1e-2
+
+
+def test_balanced_contiguous_shards():
+    bounds = builder_mod._balanced_bounds
+    # 8 short TUH-sized files then two 30-min recordings: the large files are not put together with many others
+    assert bounds([5] * 8 + [25, 31], 2) == [(0, 8), (8, 10)]
+    assert bounds([1] * 5, 2) == [(0, 3), (3, 5)]
+    assert bounds([30, 1, 1, 1], 2) == [(0, 1), (1, 4)]
+    assert bounds([7], 3) == [(0, 1)]
+    for sizes, parts in (([1, 100, 1, 1], 3), ([3, 1, 4, 1, 5, 9, 2, 6], 4)):
+        got = bounds(sizes, parts)
+        assert got[0][0] == 0 and got[-1][1] == len(sizes) and all(a < b for a, b in got)
+        assert all(got[i][1] == got[i + 1][0] for i in range(len(got) - 1))
+
+
+def test_saved_once_by_moving_generated_files(corpus, tmp_path):
+    """The Arrow files written by the generator are moved into place (not rewritten by save_to_disk)."""
+    out = tmp_path / "ds2"
+    ds = build_dataset(corpus, out, num_proc=2, progress=False)
+    state = json.loads((out / "state.json").read_text())
+    assert [f["filename"] for f in state["_data_files"]] == ["data-00000-of-00002.arrow", "data-00001-of-00002.arrow"]
+    assert json.loads((out / "dataset_info.json").read_text())["features"]["input_values"]["shape"] == [None, 2000]
+    loaded = datasets.load_from_disk(str(out))
+    assert len(loaded) == len(ds) == 9 and loaded.features == ds.features
+    assert [Path(s).name for s in loaded["source"]][::3] == ["absence_a.edf", "absence_b.edf", "spasms_a.edf"]

@@ -24,7 +24,10 @@ Guarantees:
   stops the build (``on_error="fail"``), with ``on_error="skip"`` failing files are left out and listed with
   their reasons in ``skipped_files.csv`` (and ``build_report.json``) inside the output directory;
 * mixed sampling rates are resampled to 200 Hz and reported (a warning naming the rates and files);
-* ``num_proc`` processes work on disjoint sets of files; progress bars use tqdm.
+* ``num_proc`` processes work on disjoint, contiguous runs of files balanced by file size (row order is file order
+  whatever ``num_proc``); progress bars use tqdm;
+* the windows are written once: the Arrow files the generator writes are moved into ``output_dir`` (the
+  ``save_to_disk`` layout) instead of being rewritten by ``save_to_disk``.
 """
 
 from __future__ import annotations
@@ -511,6 +514,42 @@ def _generate(files: list[str], labels: list[Any], opts: WindowOptions) -> Itera
         yield from rows
 
 
+def _generate_shards(shards: list[tuple[list[str], list[Any]]], opts: WindowOptions) -> Iterator[dict[str, Any]]:
+    """The ``datasets`` generator over groups of files (``datasets`` hands each process a contiguous run of them)."""
+    for files, labels in shards:
+        yield from _generate(files, labels, opts)
+
+
+def _file_size(path: str) -> int:
+    try:
+        p = Path(path)
+        return sum(q.stat().st_size for q in p.rglob("*") if q.is_file()) if p.is_dir() else p.stat().st_size
+    except OSError:
+        return 0
+
+
+def _balanced_bounds(sizes: Sequence[int], parts: int) -> list[tuple[int, int]]:
+    """Split ``sizes`` into at most ``parts`` non-empty contiguous runs with a small largest total (greedy on the
+    ideal share, at least one item per run)."""
+    n = len(sizes)
+    parts = max(1, min(parts, n))
+    weights = [max(int(s), 1) for s in sizes]
+    total = float(sum(weights))
+    bounds, start, acc = [], 0, 0.0
+    for k in range(1, parts):
+        goal = total * k / parts
+        stop = start + 1
+        acc += weights[start]
+        # extend while that brings the cumulative size closer to this run's ideal end, leaving items for later runs
+        while stop < n - (parts - k) and abs(acc + weights[stop] - goal) <= abs(acc - goal):
+            acc += weights[stop]
+            stop += 1
+        bounds.append((start, stop))
+        start = stop
+    bounds.append((start, n))
+    return bounds
+
+
 def _describe_error(path: Path, err: BaseException) -> str:
     text = str(err) or type(err).__name__
     if str(path) in text or path.name in text:
@@ -616,13 +655,20 @@ def _generate_split(
 
     files = [str(f) for f in split.files]
     n_proc = max(1, min(int(num_proc or 1), len(files)))
+    if n_proc > 1:
+        # one shard per process, contiguous (row order = file order) and balanced by file size
+        bounds = _balanced_bounds([_file_size(f) for f in files], n_proc)
+        gen_kwargs = {"shards": [(files[a:b], list(split.labels)[a:b]) for a, b in bounds], "opts": opts}
+        n_proc = len(bounds)
+    else:
+        gen_kwargs = {"shards": [(files, list(split.labels))], "opts": opts}
     try:
         ds = Dataset.from_generator(
-            _generate,
+            _generate_shards,
             features=features,
             cache_dir=str(cache_dir),
             keep_in_memory=keep_in_memory,
-            gen_kwargs={"files": files, "labels": list(split.labels), "opts": opts},
+            gen_kwargs=gen_kwargs,
             num_proc=n_proc if n_proc > 1 else None,
             fingerprint=uuid.uuid4().hex,
         )
@@ -662,6 +708,64 @@ def _write_reports(target: Path, records: list[dict[str, Any]], settings: dict[s
             w.writerow(["file", "reason"])
             for r in skipped:
                 w.writerow([r["file"], r["reason"]])
+
+
+def _arrow_rows(path: Path) -> int | None:
+    import pyarrow as pa
+
+    try:
+        with pa.memory_map(str(path)) as source:
+            return pa.ipc.open_stream(source).read_all().num_rows
+    except (OSError, pa.ArrowInvalid):
+        return None
+
+
+def _save_by_moving(ds, path: Path, work: Path) -> bool:
+    """``ds.save_to_disk(path)`` without rewriting the data: the Arrow files that ``Dataset.from_generator`` wrote
+    under ``work`` (the same IPC stream format) are moved into ``path`` under save_to_disk's names, next to the same
+    ``state.json`` and ``dataset_info.json``. Returns ``False`` (nothing done) when ``ds`` is not exactly those
+    files."""
+    from datasets import config
+    from datasets.utils.py_utils import asdict  # the one save_to_disk uses (knows Features)
+
+    files = [Path(f["filename"]) for f in ds.cache_files]
+    root = work.resolve()
+    if not files or ds._indices is not None or ds.list_indexes() or len(set(files)) != len(files):
+        return False
+    if not all(f.resolve().is_relative_to(root) and f.is_file() for f in files):
+        return False
+    rows = [_arrow_rows(f) for f in files]
+    if any(r is None for r in rows) or sum(rows) != len(ds) or ds.data.num_rows != len(ds):
+        return False
+    path.mkdir(parents=True, exist_ok=False)
+    names = [f"data-{i:05d}-of-{len(files):05d}.arrow" for i in range(len(files))]
+    for f, name in zip(files, names):
+        os.replace(f, path / name)  # memory maps of the moved files stay valid
+    state = {key: ds.__dict__[key] for key in ("_fingerprint", "_format_columns", "_format_kwargs", "_format_type",
+                                               "_output_all_columns")}  # fmt: skip
+    state["_split"] = str(ds.split) if ds.split is not None else None
+    state["_data_files"] = [{"filename": name} for name in names]
+    (path / config.DATASET_STATE_JSON_FILENAME).write_text(json.dumps(state, indent=2, sort_keys=True),
+                                                            encoding="utf-8")  # fmt: skip
+    info = asdict(ds.info)
+    (path / config.DATASET_INFO_FILENAME).write_text(json.dumps({k: info[k] for k in sorted(info)}, indent=2),
+                                                      encoding="utf-8")  # fmt: skip
+    return True
+
+
+def _save(result, target: Path, work: Path) -> None:
+    """Save a Dataset or DatasetDict like ``save_to_disk``, moving freshly generated Arrow files where possible
+    (the data is written once, not twice)."""
+    from datasets import DatasetDict, config
+
+    if isinstance(result, DatasetDict):
+        target.mkdir(parents=True, exist_ok=True)
+        (target / config.DATASETDICT_JSON_FILENAME).write_text(json.dumps({"splits": list(result)}), encoding="utf-8")
+        for name, ds in result.items():
+            if not _save_by_moving(ds, target / name, work):
+                ds.save_to_disk(str(target / name))
+    elif not _save_by_moving(result, target, work):
+        result.save_to_disk(str(target))
 
 
 def _prepare_output(output_dir: Path, overwrite: bool) -> None:
@@ -735,7 +839,7 @@ def run_build(
         if out is None:
             return result
         target = work / "dataset"
-        result.save_to_disk(str(target))
+        _save(result, target, work)
         del result, built
         _write_reports(target, records, {**(settings or {}), "on_error": opts.on_error}, extra)
         _commit(target, out)
