@@ -4,7 +4,6 @@ reference fixtures; user mistakes are one line plus a hint (exit 2); unsafe pick
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 from pathlib import Path
 
@@ -13,34 +12,13 @@ import torch
 from transformers import AutoModel, AutoModelForPreTraining, AutoModelForSequenceClassification
 
 import labram_hf
-from labram_hf.commands import COMMANDS
 from labram_hf.conversion import sha256sum
+from labram_hf.cli import main as run_cli
 
 FIXTURES = Path(__file__).parent / "fixtures" / "reference"
 ATOL = 1e-5
 
 
-def run_cli(argv: list[str]) -> int:
-    """`labram ARGV` through labram_hf.cli when the command is registered, else through the module's parser."""
-    if argv[0] in COMMANDS:
-        from labram_hf.cli import main
-
-        return main(argv)
-    from labram_hf.cli import UserError
-
-    parser = argparse.ArgumentParser(prog="labram")
-    sub = parser.add_subparsers(dest="command")
-    importlib.import_module(f"labram_hf.commands.{argv[0].replace('-', '_')}").register(sub)
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except UserError as err:
-        import sys
-
-        print(f"labram {args.command}: error: {err}", file=sys.stderr)
-        if err.hint:
-            print(f"hint: {err.hint}", file=sys.stderr)
-        return 2
 
 
 def load_fixture(name):

@@ -4,10 +4,6 @@ probabilities and id2label names; user mistakes are one line plus a hint."""
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,28 +12,13 @@ import pytest
 import torch
 
 import labram_hf
-from labram_hf.commands import COMMANDS, UserError
 from labram_hf.data._testing import export_crop
 from labram_hf.io import read_raw
+from labram_hf.cli import main as run_cli
 
 LABELS = {0: "awake", 1: "asleep", 2: "seizure"}
 
 
-def run_cli(argv):
-    if argv[0] in COMMANDS:
-        from labram_hf.cli import main
-
-        return main(argv)
-    parser = argparse.ArgumentParser(prog="labram")
-    importlib.import_module(f"labram_hf.commands.{argv[0].replace('-', '_')}").register(parser.add_subparsers())
-    args = parser.parse_args(argv)
-    args.command = argv[0]
-    try:
-        return int(args.func(args) or 0)
-    except UserError as err:
-        print(f"labram {argv[0]}: error: {err}", file=sys.stderr)
-        print(f"hint: {err.hint}", file=sys.stderr)
-        return 2
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,7 @@ Both reproduce the in-process outputs. Local `save_pretrained` directories of ev
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import importlib
 import json
 import os
 import shutil
@@ -26,29 +24,15 @@ import pytest
 import torch
 
 import labram_hf
-from labram_hf.commands import COMMANDS, UserError
 from labram_hf.conversion import convert_checkpoint
 from labram_hf.hub import UPLOAD_FILES
+from labram_hf.cli import main as run_cli
 
 FIXTURES = Path(__file__).parent / "fixtures" / "reference"
 REPO_ID = "org/labram-base"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
-def run_cli(argv):
-    if argv[0] in COMMANDS:
-        from labram_hf.cli import main
-
-        return main(argv)
-    parser = argparse.ArgumentParser(prog="labram")
-    importlib.import_module(f"labram_hf.commands.{argv[0].replace('-', '_')}").register(parser.add_subparsers())
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except UserError as err:
-        print(f"labram {argv[0]}: error: {err}", file=sys.stderr)
-        print(f"hint: {err.hint}", file=sys.stderr)
-        return 2
 
 
 def fixture_inputs(name="finetune"):

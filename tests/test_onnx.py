@@ -3,9 +3,6 @@ two different input shapes, for the classifier (logits) and the backbone (pooler
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +10,8 @@ import pytest
 import torch
 
 import labram_hf
-from labram_hf.commands import COMMANDS, UserError
 from labram_hf.conversion import convert_checkpoint
+from labram_hf.cli import main as run_cli
 
 ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
@@ -23,20 +20,6 @@ FIXTURES = Path(__file__).parent / "fixtures" / "reference"
 SHAPES = [(2, 19, 3), (3, 7, 5)]  # (batch, channels, patches): the export example is (2, 19, 4)
 
 
-def run_cli(argv):
-    if argv[0] in COMMANDS:
-        from labram_hf.cli import main
-
-        return main(argv)
-    parser = argparse.ArgumentParser(prog="labram")
-    importlib.import_module(f"labram_hf.commands.{argv[0].replace('-', '_')}").register(parser.add_subparsers())
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except UserError as err:
-        print(f"labram {argv[0]}: error: {err}", file=sys.stderr)
-        print(f"hint: {err.hint}", file=sys.stderr)
-        return 2
 
 
 @pytest.fixture(scope="module")
