@@ -9,10 +9,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import AutoModel, AutoModelForPreTraining, AutoModelForSequenceClassification
+from labram_hf.conversion import sha256sum
+from transformers import (
+    AutoModel,
+    AutoModelForPreTraining,
+    AutoModelForSequenceClassification,
+)
 
 import labram_hf
-from labram_hf.conversion import sha256sum
 from labram_hf.cli import main as run_cli
 
 FIXTURES = Path(__file__).parent / "fixtures" / "reference"

@@ -4,7 +4,6 @@ probabilities and id2label names; user mistakes are one line plus a hint."""
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
@@ -12,9 +11,9 @@ import pytest
 import torch
 
 import labram_hf
+from labram_hf.cli import main as run_cli
 from labram_hf.data._testing import export_crop
 from labram_hf.io import read_raw
-from labram_hf.cli import main as run_cli
 
 LABELS = {0: "awake", 1: "asleep", 2: "seizure"}
 

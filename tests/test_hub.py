@@ -22,11 +22,11 @@ from unittest import mock
 
 import pytest
 import torch
+from labram_hf.conversion import convert_checkpoint
 
 import labram_hf
-from labram_hf.conversion import convert_checkpoint
-from labram_hf.hub import UPLOAD_FILES
 from labram_hf.cli import main as run_cli
+from labram_hf.hub import UPLOAD_FILES
 
 FIXTURES = Path(__file__).parent / "fixtures" / "reference"
 REPO_ID = "org/labram-base"

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from labram_hf.conversion import convert_checkpoint
 
 import labram_hf
-from labram_hf.conversion import convert_checkpoint
 from labram_hf.cli import main as run_cli
 
 ort = pytest.importorskip("onnxruntime")
