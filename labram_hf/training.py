@@ -1,7 +1,8 @@
 """Shared training helpers for LaBraM: the original recipes (optimiser groups, schedules, metrics) in one place.
 
-Used by ``examples/train_tokenizer.py``, ``examples/pretrain.py``, ``examples/finetune.py`` and
-``examples/real_run.py``; everything here is plain torch / scikit-learn and can be used in your own loops.
+Used by the recipes in :mod:`labram_hf.recipes` (``examples/train_tokenizer.py``, ``examples/pretrain.py`` and
+``examples/finetune.py`` wrap them), ``examples/real_run.py`` and ``labram demo``; everything here is plain torch /
+scikit-learn and can be used in your own loops.
 
 * Parameter groups: :func:`param_groups` implements the original ``optim_factory.get_parameter_groups``:
   no weight decay for 1-D parameters, biases and the embedding tables (cls token, spatial/temporal embeddings,
@@ -472,7 +473,7 @@ def jsonl_logger(path: str | os.PathLike | None) -> Callable[[dict[str, Any]], N
 
 
 # ----------------------------------------------------------------------------------------------------------------------
-# A small accelerate training loop shared by examples/train_tokenizer.py and examples/pretrain.py
+# A small accelerate training loop shared by the tokenizer and pre-training recipes (labram_hf.recipes)
 # ----------------------------------------------------------------------------------------------------------------------
 
 
@@ -508,9 +509,30 @@ def add_loop_arguments(parser, *, lr=None, blr=None, betas=(0.9, 0.999), weight_
     g.add_argument("--stop-after-steps", type=int, default=None,
                    help="exit abruptly after N steps without the final save (simulates a crash; for tests)")
     g.add_argument("--max-train-samples", type=int, default=None, help="use only the first N windows")
+    g.add_argument("--progress", action="store_true",
+                   help="show a progress bar (logged values as its postfix) instead of one printed line per log")
     g.add_argument("--cpu", action="store_true",
                    help="force CPU (multi-process CPU runs: `accelerate launch --multi_gpu --num_processes N "
                         "SCRIPT --cpu`, gloo backend; same as ACCELERATE_USE_CPU=1)")
+
+
+#: Logged values shown in the ``--progress`` bar's postfix (those present).
+_PROGRESS_KEYS = ("loss", "mlm_accuracy", "codebook/used_codes", "codebook/perplexity")
+
+
+def save_feature_extractor(output_dir: str, feature_extractor=None, report: Callable[[str], None] = print) -> None:
+    """Save ``feature_extractor`` (default: :class:`~labram_hf.LaBraMFeatureExtractor` with the original recipe's
+    settings) next to a model, so that the directory carries its preprocessing (``preprocessor_config.json``)."""
+    try:
+        if feature_extractor is None:
+            from . import LaBraMFeatureExtractor
+
+            if LaBraMFeatureExtractor is None:  # pragma: no cover
+                return
+            feature_extractor = LaBraMFeatureExtractor()
+        feature_extractor.save_pretrained(output_dir)
+    except Exception as err:  # noqa: BLE001 - the feature extractor is optional
+        report(f"feature extractor not saved: {err}")
 
 
 def _latest_checkpoint(output_dir: str) -> str | None:
@@ -558,6 +580,7 @@ def run_accelerate_loop(
     on_log: Callable[[int, dict[str, float], nn.Module], dict[str, float]] | None = None,
     before_first_step: Callable[[nn.Module, dict[str, torch.Tensor]], None] | None = None,
     collate: Callable[[list[dict[str, Any]]], dict[str, torch.Tensor]] | None = None,
+    desc: str | None = None,
 ) -> tuple[nn.Module, dict[str, Any]]:
     """
     Train ``model`` on ``dataset`` (a window dataset) with accelerate; returns the unwrapped model and a summary.
@@ -576,6 +599,8 @@ def run_accelerate_loop(
       steps to ``OUTPUT_DIR/checkpoints/step_N``; ``--resume`` continues exactly where the checkpoint left off.
     * ``before_first_step(unwrapped_model, first_batch)`` runs once before training starts on a fresh run (e.g. the
       tokenizer's codebook initialisation).
+    * ``--progress`` (``args.progress``): a tqdm bar (``desc``) on the main process, with the last logged values as
+      its postfix, replaces the printed log lines.
     """
     import json
     import shutil
@@ -621,11 +646,18 @@ def run_accelerate_loop(
         with open(log_path, "w", encoding="utf-8") as f:
             f.writelines(kept)
     log_json = jsonl_logger(log_path)
-    accelerator.print(
+    show_progress = bool(getattr(args, "progress", False))
+    say = (lambda *a, **k: None) if show_progress else accelerator.print
+    say(
         f"{len(dataset)} windows, {accelerator.num_processes} process(es) x {args.per_device_batch_size} x {accum} "
         f"accumulation = {total_batch} per step, {max_steps} steps ({steps_per_epoch}/epoch), warmup {warmup}, "
         f"peak lr {lr:.3g}"
     )
+    bar = None
+    if show_progress and accelerator.is_main_process:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=max_steps, initial=start_step, desc=desc or "training", unit="step", dynamic_ncols=True)
 
     stream = batches.iterate(start_step * accum)
     model.train()
@@ -670,7 +702,10 @@ def run_accelerate_loop(
                 logs.update(on_log(done, logs, accelerator.unwrap_model(model)) or {})
             accelerator.log(logs, step=done)
             log_json({"step": done, **logs})
-            accelerator.print(f"step {done}/{max_steps} " + " ".join(f"{k}={v:.4g}" for k, v in logs.items()))
+            say(f"step {done}/{max_steps} " + " ".join(f"{k}={v:.4g}" for k, v in logs.items()))
+            if bar is not None:
+                shown = [k for k in _PROGRESS_KEYS if k in logs]
+                bar.set_postfix({k.split("/")[-1]: f"{logs[k]:.3g}" for k in shown}, refresh=False)
             summary["last_logs"] = logs
             pending = {}
         if args.checkpoint_every and done % args.checkpoint_every == 0:
@@ -686,10 +721,14 @@ def run_accelerate_loop(
                     for d in old[: -args.checkpoints_total_limit]:
                         shutil.rmtree(os.path.join(root, d), ignore_errors=True)
             accelerator.wait_for_everyone()
+        if bar is not None:
+            bar.update(1)
         if args.stop_after_steps is not None and done >= args.stop_after_steps and done < max_steps:
             accelerator.print(f"--stop-after-steps {args.stop_after_steps}: exiting without the final save")
             accelerator.wait_for_everyone()
             os._exit(0)
+    if bar is not None:
+        bar.close()
     accelerator.wait_for_everyone()
     summary["train_seconds"] = time.perf_counter() - started
     summary["steps_run"] = max_steps - start_step
