@@ -323,21 +323,8 @@ def band_power_baseline(x_train, y_train, x_test, y_test) -> tuple[dict[str, flo
     return binary_metrics(y_test, scores), scores
 
 
-def pooled_embeddings(backbone, windows: np.ndarray, channel_ids, batch_size: int = 64) -> np.ndarray:
-    """The backbone's ``pooler_output`` for every window: [N, hidden_size]."""
-    import torch
-
-    ids = torch.as_tensor(np.asarray(channel_ids), dtype=torch.long)
-    out = []
-    backbone.eval()
-    with torch.no_grad():
-        for lo in range(0, len(windows), batch_size):
-            x = torch.as_tensor(windows[lo : lo + batch_size], dtype=torch.float32)
-            out.append(backbone(input_values=x, channel_ids=ids[lo : lo + len(x)]).pooler_output.numpy())
-    return np.concatenate(out)
-
-
-def predict_logits(model, windows: np.ndarray, channel_ids, batch_size: int = 64) -> np.ndarray:
+def _batched_output(model, windows: np.ndarray, channel_ids, field: str, batch_size: int = 64) -> np.ndarray:
+    """``model(...).<field>`` for every window, in batches, as one float64 array."""
     import torch
 
     ids = torch.as_tensor(np.asarray(channel_ids), dtype=torch.long)
@@ -346,8 +333,18 @@ def predict_logits(model, windows: np.ndarray, channel_ids, batch_size: int = 64
     with torch.no_grad():
         for lo in range(0, len(windows), batch_size):
             x = torch.as_tensor(windows[lo : lo + batch_size], dtype=torch.float32)
-            out.append(model(input_values=x, channel_ids=ids[lo : lo + len(x)]).logits.double().numpy())
+            out.append(getattr(model(input_values=x, channel_ids=ids[lo : lo + len(x)]), field).double().numpy())
     return np.concatenate(out)
+
+
+def pooled_embeddings(backbone, windows: np.ndarray, channel_ids, batch_size: int = 64) -> np.ndarray:
+    """The backbone's ``pooler_output`` for every window: [N, hidden_size]."""
+    return _batched_output(backbone, windows, channel_ids, "pooler_output", batch_size)
+
+
+def predict_logits(model, windows: np.ndarray, channel_ids, batch_size: int = 64) -> np.ndarray:
+    """The classifier's logits for every window: [N, num_labels]."""
+    return _batched_output(model, windows, channel_ids, "logits", batch_size)
 
 
 def _pca2(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
