@@ -795,6 +795,11 @@ class LaBraMForSequenceClassification(LaBraMPreTrainedModel):
         return F.binary_cross_entropy_with_logits(logits, labels.reshape(logits.shape).to(logits.dtype))
 
 
+def _twice(tensor: torch.Tensor | None) -> torch.Tensor | None:
+    """Stack a batch on itself along the batch axis ([B, ...] -> [2B, ...]), for the two symmetric passes."""
+    return None if tensor is None else torch.cat([tensor, tensor], dim=0)
+
+
 class LaBraMForMaskedEEGModeling(LaBraMPreTrainedModel):
     """
     LaBraM pre-training head: masked EEG modelling against the codebook ids of a frozen VQ-NSP tokenizer.
@@ -843,13 +848,12 @@ class LaBraMForMaskedEEGModeling(LaBraMPreTrainedModel):
         if bool_masked_pos is not None:
             bool_masked_pos = bool_masked_pos.bool()
             # Pass one (mask M) and pass two (mask ~M) as one batch of 2B samples: [2B, ...]
-            pair = lambda t: None if t is None else torch.cat([t, t], dim=0)  # noqa: E731
             if channel_ids is not None and channel_ids.dim() == 1:
                 channel_ids = channel_ids.unsqueeze(0).expand(batch_size, -1)  # [batch, channels]
             outputs = self.labram(
-                pair(input_values),
-                channel_ids=pair(channel_ids),
-                channel_mask=pair(channel_mask),
+                _twice(input_values),
+                channel_ids=_twice(channel_ids),
+                channel_mask=_twice(channel_mask),
                 bool_masked_pos=torch.cat([bool_masked_pos, ~bool_masked_pos], dim=0),
                 output_attentions=output_attentions,
                 output_hidden_states=output_hidden_states,
