@@ -34,11 +34,13 @@ import subprocess
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 
+from labram_hf.demo import all_windows, band_power_baseline, read_jsonl, save_windows
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-BANDS = [(1, 4), (4, 8), (8, 13), (13, 30), (30, 45)]
 
 
 def parse_args(argv=None):
@@ -84,70 +86,10 @@ def preprocess_recordings(names):
 
 
 def labelled_windows(name, pre, window_seconds):
-    from labram_hf.sample_data import load_sample_raw, sleep_wake_windows
+    from labram_hf.demo import labelled_windows as demo_labelled_windows
+    from labram_hf.sample_data import load_sample_raw
 
-    raw = load_sample_raw(name)
-    n = int(window_seconds * 200)
-    xs, ys, starts = [], [], []
-    for w in sleep_wake_windows(raw, window_seconds=window_seconds):
-        i = int(round(w.start_seconds * 200))
-        if i + n <= pre.values.shape[1]:
-            xs.append(pre.values[:, i : i + n])
-            ys.append(int(w.label))
-            starts.append(w.start_seconds)
-    return np.stack(xs), np.asarray(ys), np.asarray(starts)
-
-
-def all_windows(pre, window_seconds):
-    n = int(window_seconds * 200)
-    count = pre.values.shape[1] // n
-    return np.stack([pre.values[:, k * n : (k + 1) * n] for k in range(count)])
-
-
-def save_dataset(path, windows, channel_ids, labels=None, source=""):
-    import datasets
-
-    from labram_hf.data import make_features
-
-    label_feature = datasets.ClassLabel(names=["awake", "asleep"]) if labels is not None else None
-    features = make_features(windows[0].shape[-1], label_feature)
-    rows = {
-        "input_values": [w.astype(np.float32) for w in windows],
-        "channel_ids": [list(map(int, ids)) for ids in channel_ids],
-        "source": [source] * len(windows),
-        "start": [0.0] * len(windows),
-    }
-    if labels is not None:
-        rows["label"] = [int(y) for y in labels]
-    ds = datasets.Dataset.from_dict(rows, features=features)
-    ds.save_to_disk(path)
-    return ds
-
-
-# ----------------------------------------------------------------------------------------------------------------------
-# baseline
-# ----------------------------------------------------------------------------------------------------------------------
-
-
-def band_power_features(windows):
-    from scipy.signal import welch
-
-    freqs, psd = welch(windows * 100.0, fs=200.0, nperseg=min(400, windows.shape[-1]), axis=-1)  # uV^2/Hz
-    feats = [np.log(psd[..., (freqs >= lo) & (freqs < hi)].mean(axis=-1) + 1e-12) for lo, hi in BANDS]
-    return np.concatenate(feats, axis=-1).reshape(len(windows), -1)
-
-
-def band_power_baseline(x_train, y_train, x_test, y_test):
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    from labram_hf.training import binary_metrics
-
-    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=1.0))
-    clf.fit(band_power_features(x_train), y_train)
-    scores = clf.predict_proba(band_power_features(x_test))[:, 1]
-    return binary_metrics(y_test, scores)
+    return demo_labelled_windows(load_sample_raw(name), pre, window_seconds)
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -166,11 +108,6 @@ def run(cmd, log_path):
     return time.perf_counter() - started
 
 
-def read_jsonl(path):
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def direction(args, pre, train_name, test_name, out):
     os.makedirs(out, exist_ok=True)
     rng = np.random.default_rng(args.seed)
@@ -182,12 +119,12 @@ def direction(args, pre, train_name, test_name, out):
     ids_train = [pre[train_name].channel_ids] * len(x_tr)
     ids_test = [pre[test_name].channel_ids] * len(x_te)
     data = os.path.join(out, "data")
-    save_dataset(f"{data}/train", x_tr[fit_idx], [ids_train[0]] * len(fit_idx), y_tr[fit_idx], train_name)
-    save_dataset(f"{data}/val", x_tr[val_idx], [ids_train[0]] * len(val_idx), y_tr[val_idx], train_name)
-    save_dataset(f"{data}/test", x_te, ids_test, y_te, test_name)
+    save_windows(f"{data}/train", x_tr[fit_idx], [ids_train[0]] * len(fit_idx), y_tr[fit_idx], train_name)
+    save_windows(f"{data}/val", x_tr[val_idx], [ids_train[0]] * len(val_idx), y_tr[val_idx], train_name)
+    save_windows(f"{data}/test", x_te, ids_test, y_te, test_name)
     unl = [all_windows(pre[train_name], args.window_seconds), all_windows(pre["tuh"], args.window_seconds)]
     unl_ids = [pre[train_name].channel_ids] * len(unl[0]) + [pre["tuh"].channel_ids] * len(unl[1])
-    save_dataset(f"{data}/unlabelled", [w for u in unl for w in u], unl_ids, None, f"{train_name}+tuh")
+    save_windows(f"{data}/unlabelled", [w for u in unl for w in u], unl_ids, None, f"{train_name}+tuh")
     counts = {
         "train": np.bincount(y_tr[fit_idx], minlength=2).tolist(),
         "val": np.bincount(y_tr[val_idx], minlength=2).tolist(),
@@ -225,11 +162,11 @@ def direction(args, pre, train_name, test_name, out):
                           if k.removeprefix("test_") in ("accuracy", "balanced_accuracy", "auroc", "aupr")}  # fmt: skip
         results[label]["log_history"] = res["log_history"]
     started = time.perf_counter()
-    results["Band power + logistic regression"] = band_power_baseline(x_tr[fit_idx], y_tr[fit_idx], x_te, y_te)
+    results["Band power + logistic regression"] = band_power_baseline(x_tr[fit_idx], y_tr[fit_idx], x_te, y_te)[0]
     timings["band_power"] = time.perf_counter() - started
     curves = {
-        "tokenizer": read_jsonl(f"{tok_dir}/log.jsonl"),
-        "pretrain": read_jsonl(f"{mem_dir}/log.jsonl"),
+        "tokenizer": read_jsonl(Path(tok_dir) / "log.jsonl"),
+        "pretrain": read_jsonl(Path(mem_dir) / "log.jsonl"),
     }
     return {"train": train_name, "test": test_name, "windows": counts, "results": results, "timings_s": timings,
             "curves": curves}  # fmt: skip

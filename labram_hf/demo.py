@@ -360,7 +360,7 @@ def _pca2(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # ----------------------------------------------------------------------------------------------------------------------
 
 
-def _read_jsonl(path: Path) -> list[dict]:
+def read_jsonl(path: Path) -> list[dict]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
@@ -647,7 +647,7 @@ def _run(output: Path, settings: DemoSettings, quick: bool, started: float) -> d
     assemble_upload_folder(ft_dir, model_dir, overwrite=True)
     shutil.copyfile(ft_dir / "training_metadata.json", model_dir / "training_metadata.json")
 
-    tok_log, mem_log = _read_jsonl(tok_dir / "log.jsonl"), _read_jsonl(mem_dir / "log.jsonl")
+    tok_log, mem_log = read_jsonl(tok_dir / "log.jsonl"), read_jsonl(mem_dir / "log.jsonl")
     histories = {"pre-trained": runs["pretrained"]["log_history"]}
     if "scratch" in runs:
         histories["from scratch"] = runs["scratch"]["log_history"]
