@@ -1,15 +1,21 @@
 #!/usr/bin/env python
 # Copyright 2026 The labram-hf developers. Licensed under the MIT licence.
-"""Speed of LaBraM-Base: inference and training step, eager vs SDPA vs torch.compile, against the GEMM rate.
+"""Speed of LaBraM-Base: inference and training step, eager vs SDPA vs torch.compile (and int8 dynamic quantisation
+vs fp32 inference on CPU), against the GEMM rate.
 
     python benchmarks/model_speed.py                                  # CPU, fp32 -> benchmarks/results/model_speed.json
-    python benchmarks/model_speed.py --device cuda --dtype bf16 --peak-tflops 989
+    python benchmarks/model_speed.py --modes sdpa int8 --output benchmarks/results/model_speed_int8.json
+    python benchmarks/model_speed.py --device cuda --dtype bf16 --peak-tflops 989 --modes eager sdpa compile
 
 Workload: ``LaBraMForSequenceClassification`` at the base preset (D 200, 12 blocks, 10 heads), 23 channels x 10 s
 (10 patches, 230 patch tokens + cls = 231 tokens), batch 16, two classes. Modes: ``eager`` (explicit softmax
 attention), ``sdpa`` (``torch.nn.functional.scaled_dot_product_attention``) and ``compile`` (SDPA model under
 ``torch.compile``). The training step is forward + cross-entropy + backward + AdamW step (drop path 0.1 as in
-fine-tuning).
+fine-tuning). ``int8`` (CPU only, inference only): the SDPA model after
+``torch.ao.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)`` (int8 weights, activations
+quantised on the fly; the temporal convolution, norms and attention products stay fp32). Its entry also records how
+far its logits and probabilities are from the fp32 model's on the benchmark batch, and the summary
+``int8_vs_fp32`` gives the speed ratio against the ``sdpa`` mode of the same run.
 
 FLOPs are counted from the configuration (a multiply-add = 2 FLOPs), per sample and forward:
 temporal conv (3 convolutions over every patch), per block qkv (2·N·D·3D), attention scores and weighted sum
@@ -50,7 +56,8 @@ def parse_args(argv=None):
     p.add_argument("--channels", type=int, default=23)
     p.add_argument("--seconds", type=int, default=10)
     p.add_argument("--preset", default="base")
-    p.add_argument("--modes", nargs="+", default=["eager", "sdpa", "compile"])
+    p.add_argument("--modes", nargs="+", default=["eager", "sdpa", "compile", "int8"],
+                   choices=["eager", "sdpa", "compile", "int8"], help="int8: CPU only, inference only")
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--iters", type=int, default=5)
     p.add_argument("--gemm-size", type=int, default=2048)
@@ -184,15 +191,30 @@ def run_child(args) -> dict:
         return statistics.median(per_iter), min(per_iter), mem
 
     model.eval()
+    accuracy = None
+    if mode == "int8":
+        # int8 weights for every Linear (qkv, projections, MLP, head), activations quantised per batch on the fly
+        eval_model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        reference, quantized = forward_eval(model), forward_eval(eval_model)
+        accuracy = {
+            "max_abs_logit_diff_vs_fp32": (reference - quantized).abs().max().item(),
+            "fp32_logit_std": reference.std().item(),
+            "max_abs_prob_diff_vs_fp32": (reference.softmax(-1) - quantized.softmax(-1)).abs().max().item(),
+            "argmax_agreement_vs_fp32": (reference.argmax(-1) == quantized.argmax(-1)).float().mean().item(),
+        }
     inf_median, inf_best, inf_mem = timed(forward_eval, eval_model, "inference_warmup_s")
-    model.train()
-    tr_median, tr_best, tr_mem = timed(train_step, train_model, "training_warmup_s")
+    training = None
+    if mode != "int8":  # a dynamically quantised model is for inference only
+        model.train()
+        tr_median, tr_best, tr_mem = timed(train_step, train_model, "training_warmup_s")
+        training = {"seconds_per_step": tr_median, "best_seconds_per_step": tr_best,
+                    "samples_per_second": b / tr_median, "peak_memory_mib": tr_mem}  # fmt: skip
     return {
         "mode": mode,
         "inference": {"seconds_per_batch": inf_median, "best_seconds_per_batch": inf_best,
                       "samples_per_second": b / inf_median, "peak_memory_mib": inf_mem},  # fmt: skip
-        "training": {"seconds_per_step": tr_median, "best_seconds_per_step": tr_best,
-                     "samples_per_second": b / tr_median, "peak_memory_mib": tr_mem},  # fmt: skip
+        "training": training,
+        "int8_accuracy": accuracy,
         "memory_after_model_load_mib": rss_loaded if device == "cpu" else None,
         "warmup_seconds": compile_seconds,
         "num_threads": torch.get_num_threads(),
@@ -225,6 +247,10 @@ def main(argv=None):
 
     results = []
     for mode in args.modes:
+        if mode == "int8" and args.device != "cpu":
+            print("int8: skipped (dynamic quantisation runs on CPU only)")
+            results.append({"mode": mode, "skipped": "dynamic int8 quantisation runs on CPU only"})
+            continue
         cmd = [sys.executable, os.path.abspath(__file__), "--_child", mode] + [
             a for a in (argv if argv is not None else sys.argv[1:]) if not a.startswith("--_child")
         ]
@@ -236,6 +262,8 @@ def main(argv=None):
             continue
         r = json.loads(line[7:])
         for phase, factor in (("inference", 1), ("training", 3)):
+            if r[phase] is None:
+                continue
             # rates from the best iteration (the GEMM reference is a best-of too); medians are kept alongside
             key = "best_seconds_per_batch" if phase == "inference" else "best_seconds_per_step"
             r[phase]["best_samples_per_second"] = args.batch_size / r[phase][key]
@@ -247,12 +275,33 @@ def main(argv=None):
             r[phase]["fraction_of_model_shaped_gemm"] = achieved / shaped
             if args.peak_tflops is not None:
                 r[phase]["mfu"] = achieved / reference
-        print(f"{mode:8s} inference {r['inference']['best_samples_per_second']:7.1f} samples/s "
-              f"({r['inference']['achieved_gflops']:.1f} GFLOP/s, {100 * r['inference']['fraction_of_square_gemm']:.0f}% "
-              f"of GEMM, peak {r['inference']['peak_memory_mib']:.0f} MiB) | training {r['training']['best_samples_per_second']:6.1f} "
-              f"samples/s ({r['training']['achieved_gflops']:.1f} GFLOP/s, {100 * r['training']['fraction_of_square_gemm']:.0f}% "
-              f"of GEMM, peak {r['training']['peak_memory_mib']:.0f} MiB)")  # fmt: skip
+        line = (f"{mode:8s} inference {r['inference']['best_samples_per_second']:7.1f} samples/s "
+                f"({r['inference']['achieved_gflops']:.1f} GFLOP/s, {100 * r['inference']['fraction_of_square_gemm']:.0f}% "
+                f"of GEMM, peak {r['inference']['peak_memory_mib']:.0f} MiB)")  # fmt: skip
+        if r["training"] is not None:
+            line += (f" | training {r['training']['best_samples_per_second']:6.1f} samples/s "
+                     f"({r['training']['achieved_gflops']:.1f} GFLOP/s, {100 * r['training']['fraction_of_square_gemm']:.0f}% "
+                     f"of GEMM, peak {r['training']['peak_memory_mib']:.0f} MiB)")  # fmt: skip
+        if r.get("int8_accuracy"):
+            acc = r["int8_accuracy"]
+            line += (f" | vs fp32: max |logit diff| {acc['max_abs_logit_diff_vs_fp32']:.2e} "
+                     f"(logit std {acc['fp32_logit_std']:.2e}), argmax agreement {acc['argmax_agreement_vs_fp32']:.2f}")
+        print(line)
         results.append(r)
+
+    # int8 against fp32 (the SDPA model it was made from), both measured in this run
+    by_mode = {r["mode"]: r for r in results if "inference" in r}
+    int8_vs_fp32 = None
+    if "int8" in by_mode and "sdpa" in by_mode:
+        fp32, int8 = by_mode["sdpa"]["inference"], by_mode["int8"]["inference"]
+        int8_vs_fp32 = {
+            "fp32_mode": "sdpa",
+            "speedup_best": fp32["best_seconds_per_batch"] / int8["best_seconds_per_batch"],
+            "speedup_median": fp32["seconds_per_batch"] / int8["seconds_per_batch"],
+            **by_mode["int8"]["int8_accuracy"],
+        }
+        print(f"int8 vs fp32 (sdpa) inference: {int8_vs_fp32['speedup_best']:.2f}x (best), "
+              f"{int8_vs_fp32['speedup_median']:.2f}x (median)")
 
     out = {
         "workload": {"preset": args.preset, "batch_size": args.batch_size, "channels": args.channels,
@@ -265,6 +314,7 @@ def main(argv=None):
                       "model_shaped_gemm_gflops": shaped / 1e9, "peak_tflops": args.peak_tflops},  # fmt: skip
         "goals": {"inference_fraction_of_gemm": 0.8, "training_fraction_of_gemm": 0.75},
         "modes": results,
+        "int8_vs_fp32": int8_vs_fp32,
         "load_average_at_start": load_before,
         "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpu_count": os.cpu_count(),
                     "torch": torch.__version__,

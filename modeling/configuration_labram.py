@@ -90,7 +90,8 @@ class LaBraMConfig(PreTrainedConfig):
         temporal_conv_channels (`int`, defaults to 8): channels K of the temporal convolution patch encoder.
         temporal_conv_groups (`int`, defaults to 4): GroupNorm groups of the temporal convolution.
         temporal_conv_norm_eps (`float`, defaults to 1e-5): GroupNorm epsilon of the temporal convolution.
-        max_time_patches (`int`, defaults to 16): rows of the temporal embedding = most patches per channel.
+        max_time_patches (`int`, defaults to 16): rows of the temporal embedding = most patches per channel (longer
+            inputs need `interpolate_pos_encoding=True` in the forward call, which interpolates the rows).
         num_electrodes (`int`, defaults to 128): rows of the spatial (electrode) embedding, besides the cls row.
         vocab_size (`int`, defaults to 8192): codebook size predicted by the masked EEG modelling head.
         use_mean_pooling (`bool`, defaults to `True`): pooled output = LayerNorm(mean of patch tokens); otherwise

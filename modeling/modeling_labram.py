@@ -9,8 +9,19 @@ The classes reproduce the original implementation numerically (see the parity te
 * ``channel_ids``: long tensor [batch, channels] or [channels]: positions of the electrodes in the 128-name
   vocabulary (``labram_hf.LABRAM_CHANNELS``); the model adds the offset of the cls row itself.
 * ``channel_mask`` (optional): bool tensor [batch, channels], ``True`` for real channels and ``False`` for padding.
-  Padded channels are excluded from the temporal convolution's GroupNorm statistics, from attention (as keys), from
-  pooling and from losses, so a padded sample gives the same outputs as the sample alone.
+  The values of padded channels are replaced by zeros before use (a select, so NaN or Inf padding is harmless), and
+  padded channels are excluded from the temporal convolution's GroupNorm statistics, from attention (as keys), from
+  pooling and from losses, so a padded sample gives the same outputs as the sample alone. Every sample needs at
+  least one real channel.
+
+Non-finite values (NaN, Inf) in real channels raise a ``ValueError`` (on accelerators an asynchronous device assert,
+so that no host synchronisation is added). The data-dependent checks are skipped while tracing for ``torch.compile``,
+``torch.export`` or the TorchScript ONNX exporter.
+
+Longer inputs: every forward takes ``interpolate_pos_encoding`` (the ViT / BEiT convention). With ``True``, inputs of
+more than ``max_time_patches`` patches get the temporal embedding table linearly interpolated to their patch count
+(``F.interpolate(mode="linear", align_corners=False)``); inputs that fit use the first rows of the table, exactly as
+without the flag. This is an extension: the original model stops at 16 patches (16 s).
 
 Patch tokens are channel-major: token ``c * num_patches + a`` holds patch ``a`` of channel ``c``.
 
@@ -126,14 +137,54 @@ class LaBraMTokenizerOutput(ModelOutput):
 # ----------------------------------------------------------------------------------------------------------------------
 
 
+def _check_values() -> bool:
+    """Whether data-dependent input checks run: not while tracing (torch.compile / torch.export / jit tracing)."""
+    return not is_torchdynamo_compiling() and not torch.jit.is_tracing()
+
+
+def _check_finite_and_padding(input_values: torch.Tensor, channel_mask: torch.Tensor | None) -> None:
+    """
+    `input_values` [B, C, T] (padded channels already zeroed) must be finite, and every row of `channel_mask` must
+    hold a real channel. On CPU a `ValueError` names the sample (and channel); on accelerators the checks are
+    asynchronous device asserts (no host synchronisation).
+    """
+    if input_values.device.type != "cpu":
+        torch._assert_async(torch.isfinite(input_values).all(), "input_values holds NaN or Inf in a real channel")
+        if channel_mask is not None:
+            torch._assert_async(channel_mask.any(dim=1).all(), "a sample of channel_mask has no real channel")
+        return
+    if channel_mask is not None:
+        empty = (~channel_mask.any(dim=1)).nonzero().flatten().tolist()
+        if empty:
+            raise ValueError(
+                f"`channel_mask` marks every channel of batch index {empty[0]} as padding (all-padded samples: "
+                f"{empty[:10]}); every sample needs at least one real channel (True). Drop empty samples from the "
+                "batch."
+            )
+    finite = torch.isfinite(input_values)
+    if not bool(finite.all()):
+        bad = (~finite).any(dim=-1).nonzero()  # [K, 2]: (batch index, channel index) of the bad channels
+        sample, channel = (int(i) for i in bad[0])
+        count = int((~finite[sample, channel]).sum())
+        raise ValueError(
+            f"`input_values` holds non-finite values (NaN or Inf) at batch index {sample}, channel {channel} "
+            f"({count} samples; {bad.shape[0]} channel(s) affected in the batch). Clean or interpolate the "
+            "recording, or mark the channel as padding with `channel_mask` (padded channels are ignored)."
+        )
+
+
 def _prepare_inputs(
     config,
     input_values: torch.Tensor | None,
     channel_ids: torch.Tensor | None,
     channel_mask: torch.Tensor | None = None,
     bool_masked_pos: torch.Tensor | None = None,
+    interpolate_pos_encoding: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """Validate the input contract and return (patches [B, C, A, P], channel_ids [B, C], channel_mask [B, C])."""
+    """
+    Validate the input contract and return (patches [B, C, A, P], channel_ids [B, C], channel_mask [B, C]); the
+    patches of padded channels are zeros.
+    """
     if input_values is None:
         raise ValueError("You have to specify `input_values` (EEG of shape [batch, channels, time]).")
     patch_size = config.patch_size
@@ -154,11 +205,13 @@ def _prepare_inputs(
             f"({patch_size} samples = 1 s at {config.sampling_rate} Hz); crop or pad the recording to whole seconds."
         )
     num_patches = num_samples // patch_size
-    if num_patches > config.max_time_patches:
+    if num_patches > config.max_time_patches and not interpolate_pos_encoding:
         raise ValueError(
             f"`input_values` holds {num_patches} patches per channel ({num_samples} samples), but the model has "
             f"temporal embeddings for at most max_time_patches={config.max_time_patches}; cut the recording into "
-            f"windows of at most {config.max_time_patches * patch_size} samples."
+            f"windows of at most {config.max_time_patches * patch_size} samples, or pass "
+            "`interpolate_pos_encoding=True` to interpolate the temporal embeddings to the longer input (an "
+            "extension of the original model)."
         )
     if channel_ids is None:
         raise ValueError(
@@ -174,7 +227,7 @@ def _prepare_inputs(
             f"`channel_ids` must have shape [batch, channels] = [{batch_size}, {num_channels}] or [channels], "
             f"got {tuple(channel_ids.shape)}."
         )
-    if not is_torchdynamo_compiling():
+    if _check_values():
         if channel_ids.device.type == "cpu":
             if channel_ids.numel() and (int(channel_ids.min()) < 0 or int(channel_ids.max()) >= config.num_electrodes):
                 raise ValueError(
@@ -193,6 +246,10 @@ def _prepare_inputs(
                 f"got {tuple(channel_mask.shape)}."
             )
         channel_mask = channel_mask.bool()
+        # A select, not a product: NaN or Inf in padded channels cannot reach any result.
+        input_values = input_values.masked_fill(~channel_mask.unsqueeze(-1), 0.0)  # [batch, channels, time]
+    if _check_values():
+        _check_finite_and_padding(input_values, channel_mask)
     if bool_masked_pos is not None:
         expected = (batch_size, num_channels * num_patches)
         if bool_masked_pos.shape != expected:
@@ -275,6 +332,25 @@ class LaBraMTemporalConv(nn.Module):
         return hidden_states.reshape(batch_size, num_channels * num_patches, -1)
 
 
+def interpolate_time_embeddings(time_embeddings: torch.Tensor, num_patches: int) -> torch.Tensor:
+    """
+    The temporal embedding rows [1, num_patches, D] for inputs of `num_patches` patches, from a table
+    [1, max_time_patches, D].
+
+    Up to `max_time_patches` patches this is the first `num_patches` rows (exactly the original model). Beyond, the
+    whole table is linearly interpolated along time to `num_patches` rows with `F.interpolate(mode="linear",
+    align_corners=False)` (transformers' ViT convention; the first and last rows of the result equal those of the
+    table, and the table is stretched uniformly in between). Half-precision tables are interpolated in float32.
+    """
+    max_patches = time_embeddings.shape[1]
+    if num_patches <= max_patches:
+        return time_embeddings[:, :num_patches]
+    compute_dtype = torch.promote_types(time_embeddings.dtype, torch.float32)
+    table = time_embeddings.to(compute_dtype).transpose(1, 2)  # [1, D, max_time_patches]
+    table = F.interpolate(table, size=num_patches, mode="linear", align_corners=False)  # [1, D, num_patches]
+    return table.transpose(1, 2).to(time_embeddings.dtype)  # [1, num_patches, D]
+
+
 def _add_positions(
     embeddings: torch.Tensor,
     channel_ids: torch.Tensor,
@@ -282,13 +358,16 @@ def _add_positions(
     position_embeddings: torch.Tensor,
     time_embeddings: torch.Tensor,
     cls_from_first_channel: bool = False,
+    interpolate_pos_encoding: bool = False,
 ) -> torch.Tensor:
     """
     Add spatial and temporal embeddings to [B, 1 + L, D] (cls first, then channel-major patch tokens).
 
     The spatial row of channel c is `position_embeddings[channel_ids[c] + 1]`; the cls token gets row 0, or with
     `cls_from_first_channel` the row of the first input channel (the original pre-training code's quirk). The
-    spatial term is added first, then the temporal one, as in the original (the order matters at 1e-7).
+    spatial term is added first, then the temporal one, as in the original (the order matters at 1e-7). Patch `a`
+    gets temporal row `a`; with `interpolate_pos_encoding`, inputs longer than the table get the interpolated
+    table ([`interpolate_time_embeddings`]).
     """
     batch_size, _, hidden_size = embeddings.shape
     num_channels = channel_ids.shape[1]
@@ -301,7 +380,12 @@ def _add_positions(
         cls_position = position_embeddings[:, :1].expand(batch_size, 1, hidden_size)  # [B, 1, D]
     embeddings = embeddings + torch.cat([cls_position, patch_positions], dim=1)
 
-    patch_times = time_embeddings[:, :num_patches].unsqueeze(1)  # [1, 1, A, D]
+    if num_patches > time_embeddings.shape[1] and not interpolate_pos_encoding:
+        raise ValueError(
+            f"{num_patches} patches per channel exceed the {time_embeddings.shape[1]} temporal embeddings; pass "
+            "`interpolate_pos_encoding=True` to interpolate them."
+        )
+    patch_times = interpolate_time_embeddings(time_embeddings, num_patches).unsqueeze(1)  # [1, 1, A, D]
     patch_times = patch_times.expand(batch_size, num_channels, num_patches, hidden_size)
     patch_times = patch_times.reshape(batch_size, num_channels * num_patches, hidden_size)  # [B, L, D]
     cls_time = embeddings.new_zeros(batch_size, 1, hidden_size)  # the cls token has no temporal embedding
@@ -327,14 +411,16 @@ class LaBraMEmbeddings(nn.Module):
         bool_masked_pos: torch.Tensor | None = None,
         token_mask: torch.Tensor | None = None,
         cls_from_first_channel: bool = False,
+        interpolate_pos_encoding: bool = False,
     ) -> torch.Tensor:
         batch_size, _, num_patches, _ = patches.shape
         embeddings = self.patch_embeddings(patches, token_mask)  # [B, L, D]
         if bool_masked_pos is not None:
             if self.mask_token is None:
                 raise ValueError("`bool_masked_pos` needs a model built with a mask token (LaBraMForMaskedEEGModeling).")
-            weight = bool_masked_pos.unsqueeze(-1).type_as(embeddings)  # [B, L, 1]
-            embeddings = embeddings * (1 - weight) + self.mask_token * weight
+            # A select (the same numbers as the original's blend with a 0/1 weight, without 0 * inf = NaN)
+            masked = bool_masked_pos.bool().unsqueeze(-1)  # [B, L, 1]
+            embeddings = torch.where(masked, self.mask_token, embeddings)
         cls_tokens = self.cls_token.expand(batch_size, -1, -1)  # [B, 1, D]
         embeddings = torch.cat([cls_tokens, embeddings], dim=1)  # [B, 1 + L, D]
         embeddings = _add_positions(
@@ -344,6 +430,7 @@ class LaBraMEmbeddings(nn.Module):
             self.position_embeddings,
             self.time_embeddings,
             cls_from_first_channel=cls_from_first_channel,
+            interpolate_pos_encoding=interpolate_pos_encoding,
         )
         return self.dropout(embeddings)
 
@@ -437,10 +524,11 @@ class LaBraMSelfAttention(nn.Module):
         output_attentions: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         batch_size, seq_len, hidden_size = hidden_states.shape
-        bias = None
+        # Call the (bias-free) projection module, so that wrapped or replaced Linears work (PEFT adapters,
+        # `torch.ao.quantization.quantize_dynamic`), then add the q / zero k / v bias.
+        qkv = self.qkv(hidden_states)  # [B, N, 3 D]
         if self.q_bias is not None:
-            bias = torch.cat([self.q_bias, torch.zeros_like(self.v_bias), self.v_bias])
-        qkv = F.linear(hidden_states, self.qkv.weight, bias)  # [B, N, 3 D]
+            qkv = qkv + torch.cat([self.q_bias, torch.zeros_like(self.v_bias), self.v_bias])
         qkv = qkv.reshape(batch_size, seq_len, 3, self.num_attention_heads, self.head_dim)  # [B, N, 3, H, d]
         query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # 3 x [B, H, N, d]
         if self.q_norm is not None:
@@ -659,19 +747,25 @@ class LaBraMModel(LaBraMPreTrainedModel):
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
         cls_from_first_channel: bool = False,
+        interpolate_pos_encoding: bool = False,
         **kwargs,
     ) -> tuple | BaseModelOutputWithPooling:
         r"""
         input_values (`torch.FloatTensor` of shape `(batch_size, channels, time)`):
-            EEG in microvolts / 100 at 200 Hz; `time` a multiple of `patch_size`, at most `max_time_patches` patches.
+            EEG in microvolts / 100 at 200 Hz; `time` a multiple of `patch_size`, at most `max_time_patches` patches
+            (more with `interpolate_pos_encoding=True`). Must be finite in real channels.
         channel_ids (`torch.LongTensor` of shape `(batch_size, channels)` or `(channels,)`):
             Electrode vocabulary positions (`labram_hf.channel_ids(names)`).
         channel_mask (`torch.BoolTensor` of shape `(batch_size, channels)`, *optional*):
-            `True` for real channels, `False` for padding.
+            `True` for real channels, `False` for padding (whose values, even NaN, are replaced by zeros and never
+            reach the result). Every sample needs a real channel.
         bool_masked_pos (`torch.BoolTensor` of shape `(batch_size, channels * patches)`, *optional*):
             Patch tokens (channel-major) to replace by the mask token; needs `use_mask_token=True`.
         cls_from_first_channel (`bool`, *optional*, defaults to `False`):
             Give the cls token the spatial embedding of the first channel (the original pre-training quirk).
+        interpolate_pos_encoding (`bool`, *optional*, defaults to `False`):
+            Accept more than `max_time_patches` patches by linearly interpolating the temporal embeddings to the
+            patch count (an extension of the original, which stops at 16 patches); shorter inputs are unaffected.
         """
         output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
         output_hidden_states = (
@@ -680,7 +774,7 @@ class LaBraMModel(LaBraMPreTrainedModel):
         return_dict = return_dict if return_dict is not None else self.config.return_dict
 
         patches, channel_ids, channel_mask = _prepare_inputs(
-            self.config, input_values, channel_ids, channel_mask, bool_masked_pos
+            self.config, input_values, channel_ids, channel_mask, bool_masked_pos, interpolate_pos_encoding
         )
         token_mask = _patch_mask(channel_mask, patches.shape[2])
         embedding_output = self.embeddings(
@@ -689,6 +783,7 @@ class LaBraMModel(LaBraMPreTrainedModel):
             bool_masked_pos=bool_masked_pos,
             token_mask=token_mask,
             cls_from_first_channel=cls_from_first_channel,
+            interpolate_pos_encoding=interpolate_pos_encoding,
         )
         attention_mask = _attention_mask(token_mask, embedding_output.dtype)
         encoder_outputs = self.encoder(
@@ -741,9 +836,11 @@ class LaBraMForSequenceClassification(LaBraMPreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        interpolate_pos_encoding: bool = False,
         **kwargs,
     ) -> tuple | SequenceClassifierOutput:
         r"""
+        input_values, channel_ids, channel_mask, interpolate_pos_encoding: as in [`LaBraMModel`].
         labels (`torch.LongTensor` of shape `(batch_size,)` or `torch.FloatTensor` of shape
             `(batch_size, num_labels)`, *optional*):
             Class indices (single-label), targets in {0, 1} (multi-label; `(batch_size,)` is accepted for one label)
@@ -757,6 +854,7 @@ class LaBraMForSequenceClassification(LaBraMPreTrainedModel):
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=True,
+            interpolate_pos_encoding=interpolate_pos_encoding,
         )
         logits = self.classifier(outputs.pooler_output)
 
@@ -833,9 +931,11 @@ class LaBraMForMaskedEEGModeling(LaBraMPreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        interpolate_pos_encoding: bool = False,
         **kwargs,
     ) -> tuple | LaBraMMaskedEEGModelingOutput:
         r"""
+        input_values, channel_ids, channel_mask, interpolate_pos_encoding: as in [`LaBraMModel`].
         bool_masked_pos (`torch.BoolTensor` of shape `(batch_size, channels * patches)`, *optional*):
             `True` where a patch is masked (channel-major). Without it a single unmasked pass runs.
         labels (`torch.LongTensor` of shape `(batch_size, channels * patches)`, *optional*):
@@ -847,11 +947,13 @@ class LaBraMForMaskedEEGModeling(LaBraMPreTrainedModel):
         batch_size = input_values.shape[0] if input_values is not None else 0
         if bool_masked_pos is not None:
             bool_masked_pos = bool_masked_pos.bool()
+            # Check the caller's batch before it is doubled (errors name its shapes and batch indices).
+            patches, channel_ids, channel_mask = _prepare_inputs(
+                self.config, input_values, channel_ids, channel_mask, bool_masked_pos, interpolate_pos_encoding
+            )
             # Pass one (mask M) and pass two (mask ~M) as one batch of 2B samples: [2B, ...]
-            if channel_ids is not None and channel_ids.dim() == 1:
-                channel_ids = channel_ids.unsqueeze(0).expand(batch_size, -1)  # [batch, channels]
             outputs = self.labram(
-                _twice(input_values),
+                _twice(patches),
                 channel_ids=_twice(channel_ids),
                 channel_mask=_twice(channel_mask),
                 bool_masked_pos=torch.cat([bool_masked_pos, ~bool_masked_pos], dim=0),
@@ -859,6 +961,7 @@ class LaBraMForMaskedEEGModeling(LaBraMPreTrainedModel):
                 output_hidden_states=output_hidden_states,
                 return_dict=True,
                 cls_from_first_channel=self.config.cls_position_from_first_channel,
+                interpolate_pos_encoding=interpolate_pos_encoding,
             )
         else:
             outputs = self.labram(
@@ -869,6 +972,7 @@ class LaBraMForMaskedEEGModeling(LaBraMPreTrainedModel):
                 output_hidden_states=output_hidden_states,
                 return_dict=True,
                 cls_from_first_channel=self.config.cls_position_from_first_channel,
+                interpolate_pos_encoding=interpolate_pos_encoding,
             )
         sequence_output = self.layernorm(outputs.last_hidden_state[:, 1:])  # patch tokens [B or 2B, L, D]
         all_logits = self.lm_head(sequence_output)  # [B or 2B, L, V]
@@ -884,8 +988,8 @@ class LaBraMForMaskedEEGModeling(LaBraMPreTrainedModel):
         loss = None
         if labels is not None:
             labels = labels.to(logits.device).long()
-            num_patches = logits.shape[1] // input_values.shape[1]
-            valid = _patch_mask(None if channel_mask is None else channel_mask.bool(), num_patches)  # [B, L]
+            num_patches = patches.shape[2]
+            valid = _patch_mask(channel_mask, num_patches)  # [B, L]
             first = bool_masked_pos if valid is None else bool_masked_pos & valid
             second = ~bool_masked_pos if valid is None else ~bool_masked_pos & valid
             loss = F.cross_entropy(logits[first], labels[first]) + F.cross_entropy(
@@ -1019,7 +1123,13 @@ class LaBraMDecoderEmbeddings(nn.Module):
         self.time_embeddings = nn.Parameter(torch.zeros(1, config.max_time_patches, config.hidden_size))
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
-    def forward(self, quantized: torch.Tensor, channel_ids: torch.Tensor, num_patches: int) -> torch.Tensor:
+    def forward(
+        self,
+        quantized: torch.Tensor,
+        channel_ids: torch.Tensor,
+        num_patches: int,
+        interpolate_pos_encoding: bool = False,
+    ) -> torch.Tensor:
         batch_size, num_tokens, code_dim = quantized.shape
         num_channels = num_tokens // num_patches
         code_map = quantized.transpose(1, 2).reshape(batch_size, code_dim, num_channels, num_patches)  # [B, d, C, A]
@@ -1027,7 +1137,14 @@ class LaBraMDecoderEmbeddings(nn.Module):
         embeddings = embeddings.flatten(2).transpose(1, 2)  # [B, C * A, D]
         cls_tokens = self.cls_token.expand(batch_size, -1, -1)  # [B, 1, D]
         embeddings = torch.cat([cls_tokens, embeddings], dim=1)  # [B, 1 + L, D]
-        embeddings = _add_positions(embeddings, channel_ids, num_patches, self.position_embeddings, self.time_embeddings)
+        embeddings = _add_positions(
+            embeddings,
+            channel_ids,
+            num_patches,
+            self.position_embeddings,
+            self.time_embeddings,
+            interpolate_pos_encoding=interpolate_pos_encoding,
+        )
         return self.dropout(embeddings)
 
 
@@ -1038,8 +1155,10 @@ class LaBraMTokenizerEncoder(nn.Module):
         self.encoder = LaBraMEncoder(config, num_layers=config.num_hidden_layers)
         self.layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
 
-    def forward(self, patches, channel_ids, token_mask=None) -> torch.Tensor:
-        hidden_states = self.embeddings(patches, channel_ids, token_mask=token_mask)
+    def forward(self, patches, channel_ids, token_mask=None, interpolate_pos_encoding: bool = False) -> torch.Tensor:
+        hidden_states = self.embeddings(
+            patches, channel_ids, token_mask=token_mask, interpolate_pos_encoding=interpolate_pos_encoding
+        )
         attention_mask = _attention_mask(token_mask, hidden_states.dtype)
         hidden_states = self.encoder(hidden_states, attention_mask=attention_mask).last_hidden_state
         return self.layernorm(hidden_states[:, 1:])  # patch tokens [B, L, D]
@@ -1052,11 +1171,19 @@ class LaBraMTokenizerDecoder(nn.Module):
         self.encoder = LaBraMEncoder(config, num_layers=config.decoder_num_hidden_layers)
         self.layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
 
-    def forward(self, quantized, channel_ids, num_patches, token_mask=None) -> torch.Tensor:
-        hidden_states = self.embeddings(quantized, channel_ids, num_patches)
+    def forward(
+        self, quantized, channel_ids, num_patches, token_mask=None, interpolate_pos_encoding: bool = False
+    ) -> torch.Tensor:
+        hidden_states = self.embeddings(quantized, channel_ids, num_patches, interpolate_pos_encoding)
         attention_mask = _attention_mask(token_mask, hidden_states.dtype)
         hidden_states = self.encoder(hidden_states, attention_mask=attention_mask).last_hidden_state
         return self.layernorm(hidden_states[:, 1:])  # patch tokens [B, L, D]
+
+
+def _input_dtype(linear: nn.Module) -> torch.dtype:
+    """The dtype a Linear takes: its weight's, or float32 for a dynamically quantised one (whose weight is a method)."""
+    weight = linear.weight
+    return weight.dtype if isinstance(weight, torch.Tensor) else torch.float32
 
 
 def _task_head(in_dim: int, out_dim: int, dtype: torch.dtype | None = None) -> nn.Sequential:
@@ -1152,30 +1279,65 @@ class LaBraMTokenizerModel(LaBraMTokenizerPreTrainedModel):
         channel_ids: torch.Tensor,
         channel_mask: torch.Tensor | None = None,
         update_codebook: bool = True,
+        interpolate_pos_encoding: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """Returns (encoder features [B, L, d], quantised [B, L, d], commitment loss, ids [B, L], token mask)."""
-        patches, channel_ids, channel_mask = _prepare_inputs(self.config, input_values, channel_ids, channel_mask)
+        """
+        Returns (encoder features [B, L, d], quantised [B, L, d], commitment loss, ids [B, L], token mask). Inputs as
+        in [`~LaBraMTokenizerModel.forward`]; `update_codebook=False` never changes the codebook.
+        """
+        patches, channel_ids, channel_mask = _prepare_inputs(
+            self.config, input_values, channel_ids, channel_mask, interpolate_pos_encoding=interpolate_pos_encoding
+        )
+        return self._encode_patches(patches, channel_ids, channel_mask, update_codebook, interpolate_pos_encoding)
+
+    def _encode_patches(
+        self,
+        patches: torch.Tensor,
+        channel_ids: torch.Tensor,
+        channel_mask: torch.Tensor | None,
+        update_codebook: bool,
+        interpolate_pos_encoding: bool,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """`encode` on checked inputs (patches [B, C, A, P] with zeroed padding, channel_ids [B, C])."""
         token_mask = _patch_mask(channel_mask, patches.shape[2])
-        hidden_states = self.encoder(patches.to(self.encoder.embeddings.cls_token.dtype), channel_ids, token_mask)
+        hidden_states = self.encoder(
+            patches.to(self.encoder.embeddings.cls_token.dtype), channel_ids, token_mask, interpolate_pos_encoding
+        )
         with torch.autocast(device_type=hidden_states.device.type, enabled=False):
-            features = self.encoder_head(hidden_states.to(self.encoder_head[-1].weight.dtype))  # [B, L, code_dim]
+            features = self.encoder_head(hidden_states.to(_input_dtype(self.encoder_head[-1])))  # [B, L, code_dim]
         quantized, loss, indices = self.quantizer(features, token_mask, update=update_codebook)
         return features, quantized, loss, indices, token_mask
 
     @torch.no_grad()
     def get_codebook_indices(
-        self, input_values: torch.Tensor, channel_ids: torch.Tensor, channel_mask: torch.Tensor | None = None
+        self,
+        input_values: torch.Tensor,
+        channel_ids: torch.Tensor,
+        channel_mask: torch.Tensor | None = None,
+        interpolate_pos_encoding: bool = False,
     ) -> torch.LongTensor:
         """Codebook ids [batch, channels * patches] (channel-major). Never changes the codebook, in any mode."""
-        return self.encode(input_values, channel_ids, channel_mask, update_codebook=False)[3]
+        return self.encode(
+            input_values,
+            channel_ids,
+            channel_mask,
+            update_codebook=False,
+            interpolate_pos_encoding=interpolate_pos_encoding,
+        )[3]
 
     @staticmethod
     def fourier_targets(
         input_values: torch.Tensor, patch_size: int = 200, channel_mask: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Standardised amplitude and phase of the full FFT of every patch, each [B, C, A, patch_size]."""
+        """
+        Standardised amplitude and phase of the full FFT of every patch, each [B, C, A, patch_size]. With
+        `channel_mask`, the statistics use the real channels only and padded channels (whatever their values) give
+        zeros.
+        """
         batch_size, num_channels = input_values.shape[:2]
         patches = input_values.float().reshape(batch_size, num_channels, -1, patch_size)  # [B, C, A, P]
+        if channel_mask is not None:
+            patches = patches.masked_fill(~channel_mask.bool()[:, :, None, None], 0.0)  # a select: NaN padding is inert
         spectrum = _full_spectrum(patches)
         amplitude = _standardize(spectrum.abs(), channel_mask)
         phase = _standardize(torch.angle(spectrum), channel_mask)
@@ -1187,28 +1349,31 @@ class LaBraMTokenizerModel(LaBraMTokenizerPreTrainedModel):
         channel_ids: torch.Tensor | None = None,
         channel_mask: torch.Tensor | None = None,
         return_dict: bool | None = None,
+        interpolate_pos_encoding: bool = False,
         **kwargs,
     ) -> tuple | LaBraMTokenizerOutput:
         r"""
-        input_values (`torch.FloatTensor` of shape `(batch_size, channels, time)`): EEG in microvolts / 100.
+        input_values (`torch.FloatTensor` of shape `(batch_size, channels, time)`): EEG in microvolts / 100, finite
+            in real channels.
         channel_ids (`torch.LongTensor` of shape `(batch_size, channels)` or `(channels,)`): electrode ids.
-        channel_mask (`torch.BoolTensor` of shape `(batch_size, channels)`, *optional*): `False` for padding.
+        channel_mask (`torch.BoolTensor` of shape `(batch_size, channels)`, *optional*): `False` for padding (whose
+            values are replaced by zeros); every sample needs a real channel.
+        interpolate_pos_encoding (`bool`, *optional*, defaults to `False`): accept more than `max_time_patches`
+            patches by interpolating the encoder's and the decoder's temporal embeddings (as in [`LaBraMModel`]).
         """
         return_dict = return_dict if return_dict is not None else self.config.return_dict
-        features, quantized, quantization_loss, token_ids, token_mask = self.encode(
-            input_values, channel_ids, channel_mask
+        patches, channel_ids, channel_mask = _prepare_inputs(
+            self.config, input_values, channel_ids, channel_mask, interpolate_pos_encoding=interpolate_pos_encoding
         )
-        if input_values.dim() == 4:
-            input_values = input_values.flatten(2)  # [batch, channels, time]
-        batch_size, num_channels, num_samples = input_values.shape
-        num_patches = num_samples // self.config.patch_size
-        if channel_ids.dim() == 1:
-            channel_ids = channel_ids.unsqueeze(0).expand(batch_size, -1)  # [batch, channels]
-        decoded = self.decoder(quantized, channel_ids, num_patches, token_mask)  # [B, L, D]
+        batch_size, num_channels, num_patches, _ = patches.shape
+        features, quantized, quantization_loss, token_ids, token_mask = self._encode_patches(
+            patches, channel_ids, channel_mask, True, interpolate_pos_encoding
+        )
+        decoded = self.decoder(quantized, channel_ids, num_patches, token_mask, interpolate_pos_encoding)  # [B, L, D]
         amplitude_reconstruction = self.amplitude_head(decoded)  # [B, L, P]
         phase_reconstruction = self.phase_head(decoded)  # [B, L, P]
 
-        amplitude_target, phase_target = self.fourier_targets(input_values, self.config.patch_size, channel_mask)
+        amplitude_target, phase_target = self.fourier_targets(patches, self.config.patch_size, channel_mask)
         flat_amplitude = amplitude_target.reshape(batch_size, num_channels * num_patches, -1)  # [B, L, P]
         flat_phase = phase_target.reshape(batch_size, num_channels * num_patches, -1)  # [B, L, P]
         if token_mask is None:

@@ -534,7 +534,7 @@ def test_invalid_inputs_raise_clear_errors(model_class):
     config = tiny_tokenizer_config() if model_class is LaBraMTokenizerModel else tiny_config()
     model = model_class(config).eval()
     input_values, channel_ids = inputs()
-    with pytest.raises(ValueError, match="max_time_patches"):
+    with pytest.raises(ValueError, match="max_time_patches.*interpolate_pos_encoding=True"):
         model(torch.randn(1, CHANNELS, 17 * 200), channel_ids[:1])
     with pytest.raises(ValueError, match="multiple of patch_size"):
         model(torch.randn(1, CHANNELS, 250), channel_ids[:1])
