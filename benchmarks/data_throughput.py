@@ -15,6 +15,11 @@ Compares, in the same run and on the REAL sample recordings (copies of ``tuh_000
     ``__getitems__``) + :class:`labram_hf.data.LaBraMDataCollator`;
   - ``arrow_rows``: ``dataset.with_format("torch")`` read row by row (for reference).
 
+* **saving**: the extra cost of saving with the public ``Dataset.save_to_disk`` (the Arrow data written by
+  ``Dataset.from_generator`` is written a second time) instead of moving the generated files into place: one more
+  ``save_to_disk`` of the 1-process dataset is timed and compared with the whole 1-process build (the build uses
+  the public path when this costs less than 20 %).
+
 The three preprocessing configurations run in turns (``--repeats`` rounds, best time each) and the loaders' epochs
 too (median), so load from other processes affects them alike; the machine's load average is recorded. The
 ``equivalence`` block compares every window of ``labram_hf`` with the original's pickles (tolerance 1e-3 uV).
@@ -283,6 +288,14 @@ def _main(argv: list[str] | None) -> dict:
             for name, loader in (("pickle", pickle_loader), ("arrow", arrow_loader), ("rows", rows_loader)):
                 rates[name].append(time_loader(loader, 1)[0])
         r_pickle, r_arrow, r_rows = (statistics.median(rates[k]) for k in ("pickle", "arrow", "rows"))
+
+        # the second write of the public save path: one more save_to_disk of the same dataset, best of repeats
+        t_save = float("inf")
+        for k in range(max(1, repeats)):
+            t0 = time.perf_counter()
+            ds1.save_to_disk(str(work / f"saved_again_{k}"))
+            t_save = min(t_save, time.perf_counter() - t0)
+            shutil.rmtree(work / f"saved_again_{k}", ignore_errors=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -318,6 +331,13 @@ def _main(argv: list[str] | None) -> dict:
             },
             "max_abs_diff_uV_first_window": first_diff,
         },
+        "saving": {
+            "save_to_disk_seconds": t_save,
+            "share_of_labram_hf_1proc_build": t_save / t_one,
+            "extra_cost_vs_moving_files": t_save / max(t_one - t_save, 1e-9),
+            "limit": 0.2,
+            "public_path_ok": t_save / max(t_one - t_save, 1e-9) <= 0.2,
+        },
         "loading": {
             "batch_size": args.batch_size,
             "epochs": loading_repeats,
@@ -348,6 +368,8 @@ def _main(argv: list[str] | None) -> dict:
     print(f"ratios: preprocessing {sp_one:.2f}x (1 proc, goal >= 3x: {'met' if sp_one >= 3 else 'NOT met'}), "
           f"{sp_many:.2f}x with {num_proc} procs ({sp_many / num_proc:.2f}x per core); loading "
           f"{r_arrow / r_pickle:.2f}x (goal >= 5x: {'met' if r_arrow / r_pickle >= 5 else 'NOT met'})")  # fmt: skip
+    print(f"saving: save_to_disk {t_save:.3f} s = {result['saving']['extra_cost_vs_moving_files']:.1%} on top of the "
+          f"1-process build (limit 20 %)")
     print(f"equivalence: max |ours - original| = {diff_uv:.2e} uV over all {n_orig} windows (tolerance 1e-3 uV), "
           f"{diff_mu:.2e} in model units")  # fmt: skip
     print(f"load average: start {info['load_average_at_start']}, end {info['load_average_at_end']}")

@@ -26,6 +26,8 @@ Public API (stable; the feature extractor and the dataset builders rely on it):
 * :func:`preprocess` -- numpy array ``[channels, time]`` + sampling rate + channel names -> :class:`PreprocessedEEG`.
 * :func:`preprocess_raw` -- the same for an :class:`mne.io.BaseRaw` (reads only the selected channels).
 * :func:`preprocess_file` -- the same for a file path (anything :func:`labram_hf.io.read_raw` reads).
+* :func:`preprocess_epochs` -- the same for trials that exist only as trials (an :class:`mne.Epochs`), filtered trial
+  by trial with the padding strategy of :func:`filter_trials` -> :class:`PreprocessedEpochs`.
 * :func:`select_channels` -- which channels LaBraM can use and their vocabulary ids.
 * :func:`to_model_units` -- microvolts -> model units (``float32(uV) / 100``).
 * :class:`PreprocessedEEG` -- the result: ``values`` float32 ``[C, T]`` in model units, ``channel_ids``,
@@ -39,7 +41,9 @@ amplitude that is implausible for the declared unit.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import importlib
 import os
 import warnings
 from collections.abc import Iterator, Sequence
@@ -49,7 +53,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .channels import LABRAM_CHANNELS, channel_id
+from .channels import LABRAM_CHANNELS
+from .errors import LaBraMError
 
 if TYPE_CHECKING:  # pragma: no cover
     import mne
@@ -58,19 +63,25 @@ __all__ = [
     "DEFAULT_H_FREQ",
     "DEFAULT_L_FREQ",
     "DEFAULT_NOTCH",
+    "MIN_SFREQ",
     "MODEL_SCALE",
     "PATCH_SIZE",
     "TARGET_SFREQ",
     "UNIT_TO_UV",
+    "ChannelSelection",
     "PreprocessedEEG",
+    "PreprocessedEpochs",
     "check_signal",
     "filter_and_resample",
+    "filter_trials",
     "preprocess",
+    "preprocess_epochs",
     "preprocess_file",
     "preprocess_raw",
     "select_channels",
     "to_model_units",
     "unit_scale_to_uv",
+    "window_starts",
 ]
 
 #: Sampling rate LaBraM was trained at (Hz).
@@ -81,6 +92,8 @@ PATCH_SIZE: int = 200
 DEFAULT_L_FREQ: float = 0.1
 DEFAULT_H_FREQ: float = 75.0
 DEFAULT_NOTCH: float = 50.0
+#: Lowest sampling rate accepted (Hz). From 100 to 150 Hz an explicit low-pass below Nyquist is needed.
+MIN_SFREQ: float = 100.0
 #: Model units are microvolts divided by this number (float32 division, as in the original engines).
 MODEL_SCALE: float = 100.0
 
@@ -188,8 +201,65 @@ class PreprocessedEEG:
         stride = win if stride_seconds is None else int(round(stride_seconds * self.sfreq))
         if win <= 0 or stride <= 0:
             raise ValueError("window_seconds and stride_seconds must be positive")
-        for start in range(0, self.n_times - win + 1, stride):
+        for start in window_starts(self.n_times, win, stride).tolist():
             yield start / self.sfreq, self.values[:, start : start + win]
+
+
+def window_starts(n_samples: int, window_samples: int, stride_samples: int | None = None) -> np.ndarray:
+    """Start positions (samples) of the windows of a recording: ``0, stride, 2 * stride, ...`` as long as the window
+    lies fully inside the ``n_samples`` samples (the remainder is dropped, as in the original TUAB maker).
+
+    The one place labram-hf computes window positions: the dataset builder, :meth:`PreprocessedEEG.windows` (feature
+    extractor, inference) and :mod:`labram_hf.sample_data` all use it. ``stride_samples`` defaults to
+    ``window_samples`` (no overlap). Returns an int64 array (empty when the recording is shorter than one window).
+    """
+    win = int(window_samples)
+    stride = win if stride_samples is None else int(stride_samples)
+    if win <= 0 or stride <= 0:
+        raise ValueError(f"window and stride must be at least one sample, got {window_samples} and {stride_samples}")
+    if n_samples < win:
+        return np.zeros(0, dtype=np.int64)
+    return np.arange(0, int(n_samples) - win + 1, stride, dtype=np.int64)
+
+
+class ChannelSelection(tuple):
+    """What :func:`select_channels` returns: unpacks as ``(positions, ids, dropped)`` like a plain tuple.
+
+    ``positions`` are the input rows the output reads and ``ids`` the vocabulary id of each output row. For
+    ``channel_policy="interpolate"`` the output is ``matrix @ data[positions]`` (``matrix`` is
+    ``[len(ids), len(positions)]``); otherwise ``matrix`` is ``None`` and the output is ``data[positions]``. Use
+    :meth:`apply` to get the output rows either way. ``names`` are the output rows' names and ``mapping`` the full
+    :class:`labram_hf.montage.ChannelMapping` (the table ``labram channels`` prints).
+    """
+
+    def __new__(cls, mapping):
+        self = super().__new__(cls, (list(mapping.positions), list(mapping.ids), list(mapping.dropped)))
+        self.mapping = mapping
+        return self
+
+    @property
+    def positions(self) -> list[int]:
+        return self[0]
+
+    @property
+    def ids(self) -> list[int]:
+        return self[1]
+
+    @property
+    def dropped(self) -> list[str]:
+        return self[2]
+
+    @property
+    def matrix(self) -> np.ndarray | None:
+        return self.mapping.matrix
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.mapping.names)
+
+    def apply(self, data: np.ndarray) -> np.ndarray:
+        """The output rows ``[len(ids), time]`` of ``data`` ``[input channels, time]``."""
+        return self.mapping.apply(data)
 
 
 def select_channels(
@@ -197,14 +267,19 @@ def select_channels(
     *,
     ch_types: Sequence[str] | None = None,
     channels: Sequence[str] | None = None,
-    strict: bool = True,
+    channel_policy: str | None = None,
+    strict: bool | None = None,
+    bipolar: str | None = None,
+    montage: str | PathLike | mne.channels.DigMontage | None = None,
+    positions: dict[str, Sequence[float]] | None = None,
+    info: mne.Info | None = None,
     source: str | PathLike | None = None,
-) -> tuple[list[int], list[int], list[str]]:
-    """Choose the channels LaBraM can use.
+) -> ChannelSelection:
+    """Choose the channels LaBraM can use, under one ``channel_policy``.
 
     Only channels of type ``"eeg"`` are considered when ``ch_types`` is given (ECG, EOG, stim, misc ... are
-    silently left out). Each EEG channel name is looked up in the vocabulary with
-    :func:`labram_hf.channels.channel_id` (case-insensitive, ``EEG ``/``-REF`` decorations ignored).
+    silently left out). The rules (exact names with decorations, aliases, bipolar derivations, positions) are those
+    of :mod:`labram_hf.channels` and :mod:`labram_hf.montage`.
 
     Args:
         ch_names: channel names as recorded.
@@ -212,83 +287,32 @@ def select_channels(
         channels: optional explicit selection (any spelling the vocabulary understands, e.g.
             :data:`labram_hf.channels.TUH_CHANNELS`); the output then follows this order and every requested
             electrode must be present. Unknown recorded channels outside the selection are then ignored.
-        strict: with ``True`` an EEG channel whose name is not in the vocabulary raises :class:`ValueError`;
-            with ``False`` it is dropped with a warning that lists the dropped names.
+        channel_policy: ``"strict"`` (default: unknown EEG names raise), ``"lenient"`` (dropped with a warning),
+            ``"aliases"`` (also synonyms, with a warning naming each choice), ``"nearest"`` (unknown names mapped
+            by position) or ``"interpolate"`` (10-20 electrodes the recording lacks are interpolated).
+        strict: the older spelling of ``channel_policy`` (``True``: ``"strict"``, ``False``: ``"lenient"``).
+        bipolar: a derivation between two scalp electrodes (``"Fpz-Cz"``) raises (``None``), is fed to the row of
+            its first electrode (``"anode"``) or dropped with a warning (``"drop"``).
+        montage, positions, info: electrode positions for ``"nearest"``/``"interpolate"``: an mne montage name,
+            file or DigMontage, a dict name -> xyz (m, head frame), or an mne Info with digitised positions.
         source: file name for messages.
 
     Returns:
-        ``(positions, ids, dropped)``: indices into ``ch_names`` of the kept channels, their vocabulary ids, and
-        the names of all channels that were left out.
+        :class:`ChannelSelection`, which unpacks as ``(positions, ids, dropped)``: indices into ``ch_names`` of the
+        channels the output reads, the vocabulary id of each output row, and the names of the channels left out.
 
     Raises:
-        ValueError: duplicate channel names, unknown names (strict), two names for the same electrode, a requested
-            channel that is missing, or no recognised EEG channel at all.
+        labram_hf.channels.ChannelPolicyError (a ValueError): duplicate channel names, unknown names (strict), a
+            bipolar derivation without ``bipolar=``, two names for the same electrode, a requested channel that is
+            missing, or no recognised EEG channel at all; the message names the channels, the hint what to do.
     """
-    where = _where(source)
-    names = [str(n) for n in ch_names]
-    if ch_types is not None and len(ch_types) != len(names):
-        raise ValueError(f"{where}{len(ch_types)} channel types for {len(names)} channel names")
-    seen: set[str] = set()
-    dups = sorted({n for n in names if n in seen or seen.add(n)})  # type: ignore[func-returns-value]
-    if dups:
-        raise ValueError(f"{where}duplicate channel names: {dups}. Each channel must appear once.")
+    from .montage import map_channels
 
-    is_eeg = [True] * len(names) if ch_types is None else [t == "eeg" for t in ch_types]
-    ids_all = [channel_id(n) if e else None for n, e in zip(names, is_eeg)]
-
-    if channels is not None:
-        wanted: list[int] = []
-        for c in channels:
-            cid = channel_id(c)
-            if cid is None:
-                raise ValueError(f"Requested channel {c!r} is not an electrode of the LaBraM vocabulary")
-            wanted.append(cid)
-        pos_of: dict[int, int] = {}
-        for pos, cid in enumerate(ids_all):
-            if cid is not None and cid in wanted:
-                if cid in pos_of:
-                    raise ValueError(
-                        f"{where}channels {names[pos_of[cid]]!r} and {names[pos]!r} are the same electrode "
-                        f"({LABRAM_CHANNELS[cid]})"
-                    )
-                pos_of[cid] = pos
-        missing = [c for c, cid in zip(channels, wanted) if cid not in pos_of]
-        if missing:
-            raise ValueError(f"{where}requested channel(s) {missing} not found among {names}")
-        positions = [pos_of[cid] for cid in wanted]
-        dropped = [n for i, n in enumerate(names) if i not in set(positions)]
-        return positions, wanted, dropped
-
-    unknown = [n for n, e, cid in zip(names, is_eeg, ids_all) if e and cid is None]
-    if unknown and strict:
-        raise ValueError(
-            f"{where}unknown EEG channel name(s) {unknown}: they are not electrodes of the LaBraM vocabulary "
-            "(labram_hf.LABRAM_CHANNELS). Rename them, set their type to non-EEG, select channels explicitly "
-            "(channels=...), or pass strict=False (--no-strict) to drop them."
-        )
-    if unknown:
-        warnings.warn(f"{where}dropping EEG channel(s) unknown to LaBraM: {unknown}", UserWarning, stacklevel=3)
-    positions, ids = [], []
-    first: dict[int, int] = {}
-    for pos, cid in enumerate(ids_all):
-        if cid is None:
-            continue
-        if cid in first:
-            raise ValueError(
-                f"{where}channels {names[first[cid]]!r} and {names[pos]!r} are the same electrode "
-                f"({LABRAM_CHANNELS[cid]}); drop one of them"
-            )
-        first[cid] = pos
-        positions.append(pos)
-        ids.append(cid)
-    if not positions:
-        raise ValueError(
-            f"{where}no EEG channel recognised among {names}. LaBraM needs channels named after 10-20/10-10 "
-            "electrodes (e.g. 'Fp1', 'EEG CZ-REF'); see labram_hf.LABRAM_CHANNELS."
-        )
-    kept = set(positions)
-    dropped = [n for i, n in enumerate(names) if i not in kept]
-    return positions, ids, dropped
+    mapping = map_channels(
+        ch_names, ch_types=ch_types, channel_policy=channel_policy, strict=strict, bipolar=bipolar,
+        channels=channels, montage=montage, positions=positions, info=info, source=source,
+    )  # fmt: skip
+    return ChannelSelection(mapping)
 
 
 def check_signal(
@@ -322,6 +346,26 @@ def _finite_range(data_uv: np.ndarray, ch_names: Sequence[str], source) -> tuple
     bad = [ch_names[i] for i in np.flatnonzero(~finite.all(axis=1))]
     n_bad = int((~finite).sum())
     raise ValueError(f"{_where(source)}{n_bad} NaN/Inf sample(s) in channel(s) {bad}; repair or drop them first")
+
+
+def _check_finite_model_units(values: np.ndarray, ch_names: Sequence[str], source) -> None:
+    """:class:`ValueError` naming the channels whose float32 model-unit values are not finite.
+
+    The input check (:func:`_finite_range`) runs on float64 microvolts; values beyond float32's range (e.g. an EDF
+    whose physical range is +-1e300) only overflow to Inf when cast to float32, so the output is checked too.
+    """
+    if not values.size:
+        return
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(values.min(axis=1)) & np.isfinite(values.max(axis=1))  # NaN propagates through min/max
+    if ok.all():
+        return
+    bad = [ch_names[i] for i in np.flatnonzero(~ok)]
+    raise ValueError(
+        f"{_where(source)}channel(s) {bad} are not finite after preprocessing and conversion to float32 model units "
+        f"(|value| beyond {float(np.finfo(np.float32).max):.3g}); the recorded scale is implausible (check the "
+        "file's physical range / unit) or the channel is corrupt"
+    )
 
 
 def _check_amplitude(
@@ -565,22 +609,44 @@ def _fft_resample_padded(xp: np.ndarray, plan: _ResamplePlan, workers: int) -> n
     return y
 
 
+def suggested_lowpass(sfreq: float) -> int:
+    """The low-pass (Hz) suggested for a recording at ``sfreq``: 90% of its Nyquist frequency, rounded down."""
+    return int(np.floor(0.9 * sfreq / 2.0))
+
+
+def _check_sampling_rate(sfreq: float, source) -> None:
+    """Refuse rates below :data:`MIN_SFREQ` (the band LaBraM was trained on would be mostly missing)."""
+    if sfreq < MIN_SFREQ:
+        raise LaBraMError(
+            f"{_where(source)}sampling rate {sfreq:g} Hz is below {MIN_SFREQ:g} Hz, the lowest rate LaBraM accepts: "
+            f"its Nyquist frequency ({sfreq / 2:g} Hz) leaves out most of the 0.1-75 Hz band LaBraM was trained on",
+            hint=f"use a recording sampled at {MIN_SFREQ:g} Hz or more",
+        )
+
+
 def _check_filter_args(sfreq, l_freq, h_freq, notch, source) -> tuple[float, ...]:
     where = _where(source)
     nyq = sfreq / 2.0
+    notches = () if notch is None else tuple(float(f) for f in np.atleast_1d(notch))
+    too_high = [f for f in notches if f >= nyq]
     if h_freq is not None and h_freq >= nyq:
-        raise ValueError(
-            f"{where}sampling rate {sfreq:g} Hz is too low for a {h_freq:g} Hz low-pass (Nyquist {nyq:g} Hz). "
-            f"Pass a lower low-pass below the Nyquist frequency, e.g. lowpass={0.9 * nyq:g} in Python or "
-            f"--lowpass {0.9 * nyq:g} on the command line (LaBraM was trained with 75 Hz, which needs >= 150 Hz)."
+        low = suggested_lowpass(sfreq)
+        cli, py = f"--lowpass {low}", f"h_freq={low}"
+        if too_high:  # both must change: say so at once
+            cli, py = f"{cli} --notch off", f"{py}, notch=None"
+        raise LaBraMError(
+            f"{where}sampling rate {sfreq:g} Hz is too low for a {h_freq:g} Hz low-pass: the {sfreq:g} Hz "
+            f"recording's Nyquist frequency is {nyq:g} Hz: pass {cli} ({py})"
+            + (f"; the {too_high[0]:g} Hz notch is not below Nyquist either" if too_high else ""),
+            hint=f"LaBraM was trained with a 75 Hz low-pass, which needs >= 150 Hz; below that, pass {cli} ({py})",
         )
     if l_freq is not None and h_freq is not None and l_freq >= h_freq:
         raise ValueError(f"{where}high-pass {l_freq:g} Hz must be below low-pass {h_freq:g} Hz")
-    notches = () if notch is None else tuple(float(f) for f in np.atleast_1d(notch))
-    too_high = [f for f in notches if f >= nyq]
     if too_high:
-        raise ValueError(
-            f"{where}notch frequency {too_high} Hz is not below the Nyquist frequency {nyq:g} Hz; pass notch=None"
+        raise LaBraMError(
+            f"{where}notch frequency {too_high} Hz is not below the Nyquist frequency {nyq:g} Hz of the {sfreq:g} Hz "
+            "recording: pass --notch off (notch=None)",
+            hint="the low-pass already removes mains frequencies at or above Nyquist",
         )
     return notches
 
@@ -752,14 +818,19 @@ def preprocess(
     h_freq: float | None = DEFAULT_H_FREQ,
     notch: float | Sequence[float] | None = DEFAULT_NOTCH,
     target_sfreq: float = TARGET_SFREQ,
-    strict: bool = True,
+    strict: bool | None = None,
     channels: Sequence[str] | None = None,
     ch_types: Sequence[str] | None = None,
+    channel_policy: str | None = None,
+    bipolar: str | None = None,
+    montage: str | PathLike | mne.channels.DigMontage | None = None,
+    positions: dict[str, Sequence[float]] | None = None,
     min_samples: int = PATCH_SIZE,
     n_jobs: int | None = None,
     precision: str = "auto",
     source: str | PathLike | None = None,
     _owned: bool = False,
+    _selection: ChannelSelection | None = None,
 ) -> PreprocessedEEG:
     """Preprocess one recording given as an array, the way LaBraM's data was prepared.
 
@@ -773,12 +844,19 @@ def preprocess(
         ch_names: one name per row of ``data``.
         unit: unit of ``data``: ``"V"`` (mne's convention, default), ``"mV"``, ``"uV"``/``"µV"`` or ``"nV"``.
         l_freq, h_freq: band-pass edges in Hz (``None`` disables that side). ``h_freq`` must be below
-            ``sfreq / 2``; for a 128 Hz headset pass e.g. ``h_freq=45``.
+            ``sfreq / 2``: recordings at 100-150 Hz need an explicit lower low-pass (e.g. ``h_freq=45`` at 100 or
+            128 Hz, and ``notch=None`` when the mains frequency is not below Nyquist); below
+            :data:`MIN_SFREQ` (100 Hz) recordings are refused.
         notch: mains frequency to remove (50, 60, a list, or ``None`` for no notch).
         target_sfreq: output rate (LaBraM: 200 Hz).
-        strict: unknown EEG channel names raise (``True``) or are dropped with a warning (``False``).
+        strict: older spelling of ``channel_policy``: ``True`` = ``"strict"``, ``False`` = ``"lenient"``.
         channels: optional explicit channel selection/order (see :func:`select_channels`).
         ch_types: mne channel types; non-``"eeg"`` channels are ignored. ``None``: all channels are EEG.
+        channel_policy: ``"strict"`` (default), ``"lenient"``, ``"aliases"``, ``"nearest"`` or ``"interpolate"``
+            (see :func:`select_channels`).
+        bipolar: ``None`` (a bipolar derivation such as ``"Fpz-Cz"`` raises), ``"anode"`` or ``"drop"``.
+        montage, positions: electrode positions for ``"nearest"``/``"interpolate"`` (an mne montage name, a
+            montage file or DigMontage; or a dict name -> xyz in metres).
         min_samples: minimum output length in samples (default: one patch); shorter recordings raise.
         n_jobs: worker threads for the FFTs (default 1).
         precision: arithmetic of the filter and resampling FFTs: ``"float64"`` (equal to mne's float64 chain to
@@ -800,9 +878,14 @@ def preprocess(
         raise ValueError(f"{where}expected real numeric samples, got dtype {data.dtype}")
     if not sfreq or sfreq <= 0 or not np.isfinite(sfreq):
         raise ValueError(f"{where}invalid sampling rate {sfreq!r}")
-    positions, ids, dropped = select_channels(ch_names, ch_types=ch_types, channels=channels, strict=strict,
-                                              source=source)  # fmt: skip
-    names = [str(ch_names[p]) for p in positions]
+    _check_sampling_rate(float(sfreq), source)
+    selection = _selection
+    if selection is None:
+        selection = select_channels(ch_names, ch_types=ch_types, channels=channels, channel_policy=channel_policy,
+                                    strict=strict, bipolar=bipolar, montage=montage, positions=positions,
+                                    source=source)  # fmt: skip
+    positions, ids, dropped = selection
+    names = selection.names
     n_out = int(round(data.shape[1] * target_sfreq / sfreq))
     if n_out < min_samples:
         raise ValueError(
@@ -811,7 +894,9 @@ def preprocess(
             "patch) are needed"
         )
     # one float64 copy of the kept rows, in microvolts (preprocess_raw hands over a fresh array of exactly them)
-    if _owned and list(positions) == list(range(data.shape[0])) and data.dtype == np.float64:
+    if selection.matrix is not None:  # interpolated electrodes: [outputs, inputs] @ [inputs, T]
+        x = selection.matrix @ data[positions].astype(np.float64, copy=False)
+    elif _owned and list(positions) == list(range(data.shape[0])) and data.dtype == np.float64:
         x = data
     else:
         x = data[positions]  # fancy indexing: a copy
@@ -850,6 +935,7 @@ def preprocess(
         values = np.divide(y, np.float32(MODEL_SCALE), out=y)  # y is a fresh array
     else:
         values = to_model_units(y)
+    _check_finite_model_units(values, names, source)
     return PreprocessedEEG(
         values=values,
         channel_ids=list(ids),
@@ -871,30 +957,314 @@ def preprocess_raw(raw: mne.io.BaseRaw, *, source: str | PathLike | None = None,
     if source is None:
         fnames = getattr(raw, "filenames", None) or []
         source = str(fnames[0]) if fnames and fnames[0] is not None else None
-    ch_types = raw.get_channel_types()
-    positions, _, _ = select_channels(
-        raw.ch_names, ch_types=ch_types, channels=kwargs.get("channels"), strict=kwargs.get("strict", True),
-        source=source,
+    _check_sampling_rate(float(raw.info["sfreq"]), source)
+    kwargs.pop("ch_types", None)
+    selection = select_channels(
+        raw.ch_names, ch_types=raw.get_channel_types(), channels=kwargs.pop("channels", None),
+        channel_policy=kwargs.pop("channel_policy", None), strict=kwargs.pop("strict", None),
+        bipolar=kwargs.pop("bipolar", None), montage=kwargs.pop("montage", None),
+        positions=kwargs.pop("positions", None), info=raw.info, source=source,
     )  # fmt: skip
-    # Read only the kept channels (an unloaded Raw reads just these rows from disk).
+    positions = selection.positions
+    # Read only the channels the output needs (an unloaded Raw reads just these rows from disk).
     data = raw.get_data(picks=positions)
     base = getattr(raw, "_data", None) if raw.preload else None
     owned = not (isinstance(base, np.ndarray) and np.may_share_memory(data, base))  # preprocess may reuse it
     names = [raw.ch_names[p] for p in positions]
-    kwargs.pop("ch_types", None)
-    kwargs.pop("channels", None)
-    with warnings.catch_warnings():
-        # the selection above already warned about dropped channels
-        warnings.filterwarnings("ignore", message=".*dropping EEG channel", category=UserWarning)
-        out = preprocess(data, raw.info["sfreq"], names, unit="V", source=source, _owned=owned, **kwargs)
-    kept = set(positions)
-    out.dropped_channels = [n for i, n in enumerate(raw.ch_names) if i not in kept]
+    # the same selection, on the rows just read
+    local = ChannelSelection(dataclasses.replace(selection.mapping, positions=list(range(len(positions)))))
+    out = preprocess(data, raw.info["sfreq"], names, unit="V", source=source, _owned=owned, _selection=local,
+                     **kwargs)  # fmt: skip
+    out.dropped_channels = list(selection.dropped)
     return out
 
 
 def preprocess_file(path: str | PathLike, **kwargs) -> PreprocessedEEG:
     """Read ``path`` with :func:`labram_hf.io.read_raw` and :func:`preprocess_raw` it (only kept channels loaded)."""
-    from .io import read_raw
+    # Not a `from .io import`: this module ships as remote code beside the feature extractor, and transformers would
+    # ship every relatively imported module with it (io.py needs h5py/edfio). Without labram_hf this function is
+    # unavailable.
+    read_raw = importlib.import_module(".io", __package__).read_raw
 
     raw = read_raw(path, preload=False)
     return preprocess_raw(raw, source=str(path), **kwargs)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Epoched data (trials): the epoch-only path
+# --------------------------------------------------------------------------------------------------------------
+
+#: Largest padded buffer :func:`filter_trials` filters at once (samples); longer runs of trials go in chunks.
+_TRIAL_CHUNK_SAMPLES: int = 1 << 24
+
+
+@dataclass
+class PreprocessedEpochs:
+    """Preprocessed trials (epoched data), ready for LaBraM: one :class:`PreprocessedEEG` per trial.
+
+    Attributes:
+        values: float32 array ``[trials, channels, time]`` in model units at :attr:`sfreq`.
+        channel_ids, channel_names, sfreq, source, dropped_channels: as in :class:`PreprocessedEEG`.
+        tmin: time (s) of each trial's first sample relative to its event.
+        events: the event name of each trial (``event_id`` name, or the event code as text).
+        onsets: each trial's event time in seconds: mne's event sample / sampling rate.
+    """
+
+    values: np.ndarray
+    channel_ids: list[int]
+    channel_names: list[str]
+    sfreq: float
+    tmin: float
+    events: list[str]
+    onsets: np.ndarray
+    source: str | None = None
+    dropped_channels: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return int(self.values.shape[0])
+
+    @property
+    def n_channels(self) -> int:
+        return int(self.values.shape[1])
+
+    @property
+    def n_times(self) -> int:
+        return int(self.values.shape[2])
+
+    def trial(self, index: int) -> PreprocessedEEG:
+        """Trial ``index`` as a :class:`PreprocessedEEG` (its values are a view)."""
+        return PreprocessedEEG(
+            values=self.values[index],
+            channel_ids=list(self.channel_ids),
+            channel_names=list(self.channel_names),
+            sfreq=self.sfreq,
+            source=None if self.source is None else f"{self.source} (trial {index})",
+            dropped_channels=list(self.dropped_channels),
+        )
+
+    def trials(self) -> Iterator[PreprocessedEEG]:
+        """Every trial, in order (see :meth:`trial`)."""
+        for i in range(len(self)):
+            yield self.trial(i)
+
+
+def _resampling_padding(sfreq: float, target_sfreq: float) -> int:
+    """Mirror padding (input samples) on each side of a trial for the FFT resampling: one second, rounded up to a
+    length that maps onto a whole number of output samples (so the trial is cut out of the result exactly)."""
+    from fractions import Fraction
+
+    ratio = Fraction(target_sfreq / sfreq).limit_denominator(100_000)
+    step = ratio.denominator if abs(float(ratio) - target_sfreq / sfreq) < 1e-12 else 1
+    return int(-(-int(np.ceil(sfreq)) // step) * step)
+
+
+def _mirror_periodic_filter(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """Rows of ``x`` ``[rows, n]`` filtered by the zero-phase FIR ``kernel`` as if each row were extended forever by
+    mirror images of itself (``x, x[::-1], x, ...``: the ``numpy.pad(mode="symmetric")`` extension).
+
+    That extension is periodic with period ``2 n``, so the filter is a circular convolution over one period with the
+    kernel wrapped around it: exact whatever the kernel length, at the cost of FFTs of ``2 n`` points.
+    """
+    from scipy import fft
+
+    n = x.shape[-1]
+    period = 2 * n
+    lags = np.arange(len(kernel)) - len(kernel) // 2  # zero-phase: the centre tap is lag 0
+    wrapped = np.zeros(period)
+    np.add.at(wrapped, lags % period, kernel)  # [period]
+    extended = np.concatenate([x, x[:, ::-1]], axis=-1)  # one period [rows, 2 n]
+    spectrum = fft.rfft(extended, axis=-1) * fft.rfft(wrapped)
+    return fft.irfft(spectrum, period, axis=-1)[:, :n]
+
+
+def filter_trials(
+    data: np.ndarray,
+    sfreq: float,
+    *,
+    l_freq: float | None = DEFAULT_L_FREQ,
+    h_freq: float | None = DEFAULT_H_FREQ,
+    notch: float | Sequence[float] | None = DEFAULT_NOTCH,
+    target_sfreq: float = TARGET_SFREQ,
+    n_jobs: int | None = None,
+    source: str | PathLike | None = None,
+) -> np.ndarray:
+    """Band-pass, notch and resample trials ``[trials, channels, time]`` that exist only as trials.
+
+    Whenever the continuous recording exists, filter it first and cut the trials afterwards
+    (:func:`preprocess_raw`, then cut; ``labram prepare --epochs-from``): that is what LaBraM was trained on. For
+    data that is only available as trials, each trial is filtered on its own with this **padding strategy**:
+
+    1. **mirror-periodic extension**: the trial is taken as extended on both sides by mirror images of itself
+       (``x, reversed x, x, ...``, what ``numpy.pad(mode="symmetric")`` gives) as far as the filters reach (33 s
+       each way for the 0.1 Hz high-pass). The extension has no jumps and keeps the trial's mean constant, so the
+       high-pass removes each trial's mean (its DC offset) instead of leaking it into the trial as a slow
+       transient. The band-pass and notch kernels of :func:`filter_and_resample` (designed by mne, convolved into
+       one) are applied to that extension exactly, as a circular convolution over its period (twice the trial);
+    2. **resampling**: the filtered trial is mirror-padded by one second on each side, resampled with mne's FFT
+       method (:func:`filter_and_resample`) and cut out again at the output rate.
+
+    The naive alternative -- :func:`preprocess` on each trial, i.e. mne's ``reflect_limited`` padding, which fills
+    with zeros beyond one reflection -- leaves most of each trial's DC offset in the output, plus a slow transient.
+    What no per-trial method can recover is the part of the signal slower than the trial itself (below about
+    ``1 / trial length`` Hz), which a short trial cannot tell from drift: on the sample recordings 4-s trials then
+    differ from continuous filtering mostly by a per-trial offset of about a quarter to a half of the median signal
+    (``tests/test_trials.py`` measures it). A :class:`UserWarning` says so whenever trials are shorter than the
+    filters' span.
+
+    Args:
+        data: ``[trials, channels, time]`` samples in microvolts (any unit works: the chain is linear).
+        sfreq: sampling rate of ``data`` (Hz).
+        l_freq, h_freq, notch, target_sfreq, n_jobs: as for :func:`filter_and_resample`.
+        source: name used in messages.
+
+    Returns:
+        float64 ``[trials, channels, round(time * target_sfreq / sfreq)]``.
+    """
+    x = np.asarray(data, dtype=np.float64)
+    if x.ndim != 3:
+        raise ValueError(f"{_where(source)}expected trials of shape [trials, channels, time], got shape {x.shape}")
+    sfreq = float(sfreq)
+    notches = _check_filter_args(sfreq, l_freq, h_freq, notch, source)
+    n_trials, n_ch, n = x.shape
+    n_out = int(round(n * target_sfreq / sfreq))
+    key = (sfreq, None if l_freq is None else float(l_freq), None if h_freq is None else float(h_freq), notches)
+    filtered = l_freq is not None or h_freq is not None or bool(notches)
+    kernel = _fir_design(*key)[_BOTH] if filtered else None
+    if kernel is not None and n < len(kernel):
+        parts = []
+        if l_freq is not None or h_freq is not None:
+            parts.append(f"{'' if l_freq is None else f'{l_freq:g}'}-{'' if h_freq is None else f'{h_freq:g}'} Hz "
+                         "band-pass")  # fmt: skip
+        if notches:
+            parts.append(f"{'/'.join(f'{f:g}' for f in notches)} Hz notch")
+        warnings.warn(
+            f"{_where(source)}{n_trials} trial(s) of {n / sfreq:.3g} s are shorter than the {len(kernel) / sfreq:.3g} "
+            f"s the filters ({', '.join(parts)}) span: each trial was filtered on its own (mirror-periodic padding, "
+            f"which removes its mean); signal slower than the trial (below ~{sfreq / n:.2g} Hz) cannot be told from "
+            "drift, so the trials differ from filtering the continuous recording by a per-trial offset. Where the "
+            "continuous recording exists, filter it first and cut trials afterwards (labram prepare --epochs-from "
+            "EVENTS --tmin S --tmax S)",
+            UserWarning,
+            stacklevel=3,
+        )
+    resample = abs(sfreq - float(target_sfreq)) > 1e-9
+    pad = _resampling_padding(sfreq, float(target_sfreq)) if resample else 0
+    pad_out = int(round(pad * target_sfreq / sfreq))
+    out = np.empty((n_trials, n_ch, n_out), dtype=np.float64)
+    per_chunk = max(1, _TRIAL_CHUNK_SAMPLES // max(1, n_ch * 2 * (n + pad)))
+    for a in range(0, n_trials, per_chunk):
+        b = min(a + per_chunk, n_trials)
+        rows = x[a:b].reshape((b - a) * n_ch, n)  # every channel of every trial is one row: [rows, n]
+        if kernel is not None:
+            rows = _mirror_periodic_filter(rows, kernel)
+        if resample:
+            padded = np.pad(rows, ((0, 0), (pad, pad)), mode="symmetric")  # [rows, n + 2 pad]
+            rows = filter_and_resample(padded, sfreq, l_freq=None, h_freq=None, notch=None, target_sfreq=target_sfreq,
+                                       n_jobs=n_jobs, precision="float64", source=source)
+            rows = rows[:, pad_out : pad_out + n_out]
+        out[a:b] = rows.reshape(b - a, n_ch, n_out)  # [trials, channels, n_out]
+    return out
+
+
+def preprocess_epochs(
+    epochs: mne.BaseEpochs,
+    *,
+    l_freq: float | None = DEFAULT_L_FREQ,
+    h_freq: float | None = DEFAULT_H_FREQ,
+    notch: float | Sequence[float] | None = DEFAULT_NOTCH,
+    target_sfreq: float = TARGET_SFREQ,
+    strict: bool | None = None,
+    channels: Sequence[str] | None = None,
+    channel_policy: str | None = None,
+    bipolar: str | None = None,
+    montage: str | PathLike | mne.channels.DigMontage | None = None,
+    positions: dict[str, Sequence[float]] | None = None,
+    tmin: float | None = None,
+    tmax: float | None = None,
+    min_samples: int = PATCH_SIZE,
+    n_jobs: int | None = None,
+    source: str | PathLike | None = None,
+) -> PreprocessedEpochs:
+    """Preprocess epoched data (an :class:`mne.Epochs`, e.g. read from ``-epo.fif`` or an EEGLAB epoch file).
+
+    The checks are those of continuous data: the sampling rate (a 50 Hz file fails with the sampling-rate error),
+    the channel policy (:func:`select_channels`), NaN/Inf samples, flat channels and the unit plausibility of the
+    amplitude. The trials are then filtered and resampled by :func:`filter_trials` (its padding strategy, and its
+    warning for trials shorter than the filters) and converted to model units.
+
+    Args:
+        epochs: the trials (data in volts, as mne keeps it).
+        tmin, tmax: keep ``[tmin, tmax)`` seconds relative to each trial's event, cut after filtering (default:
+            the whole trial); must lie inside the trials.
+        min_samples: minimum output length of a trial (default: one patch).
+        Other arguments: as for :func:`preprocess`.
+
+    Returns:
+        :class:`PreprocessedEpochs` (``values`` float32 ``[trials, channels, time]``, the event name and onset of
+        every trial).
+    """
+    where = _where(source)
+    if source is None:
+        fname = getattr(epochs, "filename", None)
+        source = None if fname is None else str(fname)
+        where = _where(source)
+    sfreq = float(epochs.info["sfreq"])
+    _check_sampling_rate(sfreq, source)
+    selection = select_channels(epochs.ch_names, ch_types=epochs.get_channel_types(), channels=channels,
+                                channel_policy=channel_policy, strict=strict, bipolar=bipolar, montage=montage,
+                                positions=positions, info=epochs.info, source=source)  # fmt: skip
+    names = selection.names
+    n_in = len(epochs.times)
+    n_out = int(round(n_in * target_sfreq / sfreq))
+    if n_out < min_samples:
+        raise ValueError(
+            f"{where}trials too short: {n_in} samples at {sfreq:g} Hz = {n_in / sfreq:.3g} s, but at least "
+            f"{min_samples} samples at {target_sfreq:g} Hz ({min_samples / target_sfreq:g} s, one patch) are needed"
+        )
+    data = epochs.get_data(picks=list(selection.positions))  # volts [trials, kept channels, time]
+    if selection.matrix is not None:  # interpolated electrodes: [outputs, inputs] x [trials, inputs, T]
+        data = np.einsum("oc,ect->eot", selection.matrix, data)
+    x = np.asarray(data, dtype=np.float64) * unit_scale_to_uv("V")  # microvolts
+    if x.size and not np.isfinite(x).all():
+        bad = [names[i] for i in np.flatnonzero(~np.isfinite(x).all(axis=(0, 2)))]
+        raise ValueError(f"{where}{int((~np.isfinite(x)).sum())} NaN/Inf sample(s) in channel(s) {bad}; repair or "
+                         "drop them first")  # fmt: skip
+    lo, hi = x.min(axis=(0, 2)), x.max(axis=(0, 2))
+    _check_amplitude(x.std(axis=(0, 2)), hi - lo, names, unit="V", source=source, stacklevel=3)
+    y = filter_trials(x, sfreq, l_freq=l_freq, h_freq=h_freq, notch=notch, target_sfreq=target_sfreq, n_jobs=n_jobs,
+                      source=source)  # fmt: skip
+    del x
+    t_first = float(epochs.tmin)
+    if tmin is not None or tmax is not None:
+        t0 = t_first if tmin is None else float(tmin)
+        t1 = t_first + n_out / target_sfreq if tmax is None else float(tmax)
+        a = int(round((t0 - t_first) * target_sfreq))
+        b = a + int(round((t1 - t0) * target_sfreq))
+        if a < 0 or b > n_out or b - a < min_samples:
+            raise ValueError(
+                f"{where}tmin={t0:g} s / tmax={t1:g} s do not select at least {min_samples / target_sfreq:g} s inside "
+                f"the trials, which run from {t_first:g} s to {t_first + n_in / sfreq:g} s around their events"
+            )
+        y = y[:, :, a:b]
+        t_first = t_first + a / target_sfreq
+    values = to_model_units(y)
+    del y
+    if values.size and not np.isfinite(values).all():
+        bad = [names[i] for i in np.flatnonzero(~np.isfinite(values).all(axis=(0, 2)))]
+        raise ValueError(f"{where}channel(s) {bad} are not finite after preprocessing and conversion to float32 model "
+                         "units; the recorded scale is implausible or the channel is corrupt")  # fmt: skip
+    codes = {}
+    for name, code in (epochs.event_id or {}).items():
+        codes.setdefault(int(code), str(name))
+    events = np.asarray(epochs.events)
+    return PreprocessedEpochs(
+        values=values,
+        channel_ids=list(selection.ids),
+        channel_names=names,
+        sfreq=float(target_sfreq),
+        tmin=t_first,
+        events=[codes.get(int(c), str(int(c))) for c in events[:, 2]],
+        onsets=events[:, 0].astype(np.float64) / sfreq,
+        source=None if source is None else str(source),
+        dropped_channels=list(selection.dropped),
+    )

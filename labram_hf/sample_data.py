@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -408,21 +409,30 @@ def eyes_open_closed_spans(raw_or_name, *, max_span_seconds: float = 30.0) -> li
 
 
 def _windows(
-    spans: list[LabeledSpan], window_seconds: float, stride_seconds: float | None, exclude: list[float]
+    spans: list[LabeledSpan], window_seconds: float, stride_seconds: float | None, exclude: list[float], sfreq: float
 ) -> list[LabeledWindow]:
-    if window_seconds <= 0:
+    """Windows lying wholly inside each span, starting at the span start (positions from
+    :func:`labram_hf.preprocessing.window_starts`, in samples at the recording's rate ``sfreq``)."""
+    from .preprocessing import window_starts
+
+    if not window_seconds > 0:
         raise ValueError("window_seconds must be positive")
     stride = window_seconds if stride_seconds is None else stride_seconds
-    if stride <= 0:
+    if not stride > 0:
         raise ValueError("stride_seconds must be positive")
+    win, hop = window_seconds * sfreq, stride * sfreq
+    if abs(win - round(win)) > 1e-6 or abs(hop - round(hop)) > 1e-6:
+        raise ValueError(
+            f"window_seconds={window_seconds:g} and stride_seconds={stride:g} must be whole numbers of samples at "
+            f"{sfreq:g} Hz"
+        )
     out: list[LabeledWindow] = []
-    eps = 1e-9
     for span in spans:
-        k = 0
-        while (start := span.start + k * stride) + window_seconds <= span.stop + eps:
+        n = math.floor((span.stop - span.start) * sfreq + 1e-6)  # whole samples in the span
+        for k in window_starts(n, int(round(win)), int(round(hop))).tolist():
+            start = span.start + k / sfreq
             if not any(start <= e < start + window_seconds for e in exclude):
                 out.append(LabeledWindow(round(start, 6), span.label))
-            k += 1
     return out
 
 
@@ -439,7 +449,7 @@ def sleep_wake_windows(
     raw = _as_raw(raw_or_name)
     events, _ = _events(raw)
     spasms = [t for t, x in events if x.upper().startswith("SPASM")]
-    return _windows(sleep_wake_spans(raw), window_seconds, stride_seconds, spasms)
+    return _windows(sleep_wake_spans(raw), window_seconds, stride_seconds, spasms, float(raw.info["sfreq"]))
 
 
 def eyes_open_closed_windows(
@@ -456,4 +466,4 @@ def eyes_open_closed_windows(
     """
     raw = _as_raw(raw_or_name)
     return _windows(eyes_open_closed_spans(raw, max_span_seconds=max_span_seconds), window_seconds, stride_seconds,
-                    [])  # fmt: skip
+                    [], float(raw.info["sfreq"]))  # fmt: skip

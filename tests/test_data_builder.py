@@ -14,6 +14,7 @@ import torch
 datasets = pytest.importorskip("datasets")
 
 from labram_hf.data import builder as builder_mod  # noqa: E402
+from labram_hf.data import windows as windows_mod  # noqa: E402
 from labram_hf.data import (  # noqa: E402
     ArrowWindowDataset,
     DatasetBuildError,
@@ -23,6 +24,7 @@ from labram_hf.data import (  # noqa: E402
     window_label,
 )
 from labram_hf.data._testing import export_crop  # noqa: E402
+from labram_hf.outputs import OutputError  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -211,16 +213,21 @@ def test_output_not_empty_and_overwrite(corpus, tmp_path):
     out = tmp_path / "ds"
     out.mkdir()
     (out / "keep.txt").write_text("x")
-    with pytest.raises(DatasetBuildError, match="not empty"):
+    with pytest.raises(OutputError, match="not empty"):
         build_dataset(corpus / "sub02", out, progress=False)
-    assert (out / "keep.txt").exists()
-    ds = build_dataset(corpus / "sub02", out, overwrite=True, progress=False)
-    assert len(ds) == 3 and not (out / "keep.txt").exists()
+    # --overwrite never replaces a directory labram-hf did not make
+    with pytest.raises(OutputError, match="not written by labram"):
+        build_dataset(corpus / "sub02", out, overwrite=True, progress=False)
+    assert (out / "keep.txt").read_text() == "x"
+    fresh = tmp_path / "fresh"
+    build_dataset(corpus / "sub01", fresh, progress=False)
+    ds = build_dataset(corpus / "sub02", fresh, overwrite=True, progress=False)
+    assert len(ds) == 3 and {Path(s).name for s in ds["source"]} == {"spasms_a.edf"}
     assert _no_partials(tmp_path) == []
 
 
 def test_interrupted_build_leaves_nothing(corpus, tmp_path, monkeypatch):
-    original = builder_mod._window_examples
+    original = windows_mod._window_examples
     calls = {"n": 0}
 
     def flaky(path, label, opts, info):
@@ -229,7 +236,7 @@ def test_interrupted_build_leaves_nothing(corpus, tmp_path, monkeypatch):
             raise KeyboardInterrupt
         yield from original(path, label, opts, info)
 
-    monkeypatch.setattr(builder_mod, "_window_examples", flaky)
+    monkeypatch.setattr(windows_mod, "_window_examples", flaky)
     out = tmp_path / "ds"
     with pytest.raises(KeyboardInterrupt):
         build_dataset(corpus, out, progress=False)
@@ -274,6 +281,7 @@ def test_benchmark_smoke(tmp_path):
     assert saved["machine"]["cpu_count"] >= 1 and "torch" in saved["machine"]
     assert saved["loading"]["arrow_batched_windows_per_s"] > 0
     assert saved["preprocessing"]["max_abs_diff_uV_first_window"] < 1e-2
+    assert saved["saving"]["save_to_disk_seconds"] > 0 and saved["saving"]["limit"] == 0.2
 
 
 def test_balanced_contiguous_shards():
@@ -289,13 +297,19 @@ def test_balanced_contiguous_shards():
         assert all(got[i][1] == got[i + 1][0] for i in range(len(got) - 1))
 
 
-def test_saved_once_by_moving_generated_files(corpus, tmp_path):
-    """The Arrow files written by the generator are moved into place (not rewritten by save_to_disk)."""
+def test_saved_with_public_api_and_nothing_left_behind(corpus, tmp_path):
+    """save_to_disk layout, the Arrow cache of from_generator removed, the contract files beside the data."""
     out = tmp_path / "ds2"
     ds = build_dataset(corpus, out, num_proc=2, progress=False)
     state = json.loads((out / "state.json").read_text())
-    assert [f["filename"] for f in state["_data_files"]] == ["data-00000-of-00002.arrow", "data-00001-of-00002.arrow"]
+    assert [f["filename"] for f in state["_data_files"]] == ["data-00000-of-00001.arrow"]
     assert json.loads((out / "dataset_info.json").read_text())["features"]["input_values"]["shape"] == [None, 2000]
+    names = {p.name for p in out.iterdir()}
+    assert {".labram-output", "build_report.json", "data-00000-of-00001.arrow", "dataset_info.json",
+            "label_schema.json", "preprocessor_config.json", "state.json"} <= names  # fmt: skip
+    assert [p.name for p in out.iterdir() if p.is_dir()] == []  # no Arrow cache / report scratch left inside
+    assert {n for n in names if n.endswith(".arrow")} == {"data-00000-of-00001.arrow"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds2"]  # no work dir, lock or cache beside it
     loaded = datasets.load_from_disk(str(out))
     assert len(loaded) == len(ds) == 9 and loaded.features == ds.features
     assert [Path(s).name for s in loaded["source"]][::3] == ["absence_a.edf", "absence_b.edf", "spasms_a.edf"]

@@ -11,7 +11,7 @@ import pytest
 datasets = pytest.importorskip("datasets")
 
 from labram_hf.channels import TUH_CHANNELS, channel_ids  # noqa: E402
-from labram_hf.data import DatasetBuildError  # noqa: E402
+from labram_hf.data import DatasetBuildError, load_dataset_contract  # noqa: E402
 from labram_hf.data._testing import export_crop  # noqa: E402
 from labram_hf.data.tuh import (  # noqa: E402
     TUEV_CLASSES,
@@ -89,6 +89,11 @@ def test_build_tuab(tuab_root, tmp_path):
     assert labels == {"normal": 0, "abnormal": 1}
     reloaded = datasets.load_from_disk(str(out))
     assert isinstance(reloaded, datasets.DatasetDict) and len(reloaded["test"]) == 6
+    # the preprocessing contract, at the top and in every split directory
+    for where in (out, out / "train", out / "validation", out / "test", reloaded["test"]):
+        fe, schema = load_dataset_contract(where)
+        assert fe.channels == list(TUH_CHANNELS) and fe.channel_policy == "lenient" and fe.window_seconds == 10.0
+        assert (fe.notch_freq, fe.l_freq, fe.h_freq) == (50.0, 0.1, 75.0) and schema.names == ("normal", "abnormal")
     # identical windows to the plain preprocessing with the 23 channels in TUH order
     pre = preprocess_file(reloaded["test"]["source"][0], channels=TUH_CHANNELS)
     np.testing.assert_array_equal(row["input_values"], pre.values[:, :2000])

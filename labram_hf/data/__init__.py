@@ -1,7 +1,8 @@
 """EEG datasets for LaBraM: Arrow window datasets, streaming, collators and the TUAB/TUEV recipes.
 
 * :func:`build_dataset` / :func:`iter_dataset` — files, directories or globs of recordings -> windows
-  (:mod:`labram_hf.data.builder`).
+  (:mod:`labram_hf.data.builder`); every saved dataset records its preprocessing and label schema
+  (:func:`load_dataset_contract`, :mod:`labram_hf.data.contract`).
 * :class:`LaBraMDataCollator`, :class:`LaBraMMaskingCollator` — batches for classification and masked-EEG
   pre-training (:mod:`labram_hf.data.collators`).
 * :func:`build_tuab`, :func:`build_tuev` — the original fine-tuning recipes on the TUH corpora
@@ -20,7 +21,7 @@ from .builder import (
     resolve_inputs,
     window_label,
 )
-from .collators import LaBraMDataCollator, LaBraMMaskingCollator, random_masking
+from .contract import LabelSchema, load_dataset_contract
 
 __all__ = [
     "DEFAULT_WINDOW_SECONDS",
@@ -29,11 +30,13 @@ __all__ = [
     "DatasetBuildError",
     "LaBraMDataCollator",
     "LaBraMMaskingCollator",
+    "LabelSchema",
     "TUEV_CLASSES",
     "build_dataset",
     "build_tuab",
     "build_tuev",
     "iter_dataset",
+    "load_dataset_contract",
     "make_features",
     "parse_label_map",
     "random_masking",
@@ -42,7 +45,11 @@ __all__ = [
 ]
 
 
-def __getattr__(name):  # the TUH recipes are imported lazily
+def __getattr__(name):  # the collators (torch) and the TUH recipes are imported on first use
+    if name in ("LaBraMDataCollator", "LaBraMMaskingCollator", "random_masking"):
+        from . import collators
+
+        return getattr(collators, name)
     if name in ("build_tuab", "build_tuev", "TUEV_CLASSES", "subject_split"):
         from . import tuh
 

@@ -40,9 +40,11 @@ __all__ = [
 LABEL_SCHEMA_FILE = "label_schema.json"
 PREPROCESSOR_FILE = "preprocessor_config.json"
 
-#: Extractor settings that change what the model sees; two datasets used together must agree on all of them.
+#: Extractor settings that change what the model sees; two datasets used together must agree on all of them (a
+#: setting an extractor does not have, e.g. the trial cut of a continuous-window dataset, counts as ``None``).
 PREPROCESSING_KEYS: tuple[str, ...] = (
-    "sampling_rate", "patch_size", "l_freq", "h_freq", "notch_freq", "channel_policy", "channels", "window_seconds",
+    "sampling_rate", "patch_size", "l_freq", "h_freq", "notch_freq", "channel_policy", "channels", "montage",
+    "bipolar", "window_seconds", "epochs_from", "epochs_tmin", "epochs_tmax",
 )  # fmt: skip
 
 

@@ -18,9 +18,11 @@ Running them (you need access to the TUH EEG corpora, https://isip.piconepress.c
        tuev = build_tuev("tuh_eeg_events/v2.0.1/edf", "data/tuev", num_proc=8)
        tuab["train"], tuab["validation"], tuab["test"]   # datasets.DatasetDict, saved with save_to_disk
 
-   Later: ``datasets.load_from_disk("data/tuab")``. TUAB gives about 410k training windows (~60 GB of float32);
-   use ``on_error="skip"`` to leave out the few files without the 23 channels (the original logs them as errors,
-   issue #45) and read the reasons in ``data/tuab/skipped_files.csv``.
+   Later: ``datasets.load_from_disk("data/tuab")``. The output directory (and each split directory) also holds the
+   preprocessing contract (``preprocessor_config.json``, ``label_schema.json``; :mod:`labram_hf.data.contract`).
+   TUAB gives about 410k training windows (~60 GB of float32); use ``on_error="skip"`` to leave out the few files
+   without the 23 channels (the original logs them as errors, issue #45) and read the reasons in
+   ``data/tuab/skipped_files.csv``.
 
 What the recipes do (as the original makers, with the differences listed):
 
@@ -52,15 +54,11 @@ from typing import Any
 import numpy as np
 
 from ..channels import TUH_CHANNELS
-from .builder import (
-    SAMPLING_RATE,
-    DatasetBuildError,
-    WindowOptions,
-    _Split,
-    load_preprocessed,
-    make_features,
-    run_build,
-)
+from ..constants import SAMPLING_RATE
+from .build import _Split, make_features, run_build
+from .contract import LabelSchema
+from .errors import DatasetBuildError
+from .windows import WindowOptions, load_preprocessed
 
 __all__ = ["TUAB_CLASSES", "TUEV_CLASSES", "build_tuab", "build_tuev", "find_split_dirs", "subject_of",
            "subject_split"]  # fmt: skip
@@ -131,7 +129,7 @@ def _options(notch, on_error, progress, window_seconds, recipe=None) -> WindowOp
         window_seconds=window_seconds,
         notch=notch,
         channels=tuple(TUH_CHANNELS),
-        strict_channels=False,
+        channel_policy="lenient",
         labels_from="file",
         on_error=on_error,
         progress=progress,
@@ -183,7 +181,8 @@ def build_tuab(
     opts = _options(notch, on_error, progress, 10.0)
     features = make_features(opts.window_samples, ClassLabel(names=list(TUAB_CLASSES)))
     return run_build(splits, features, opts, output_dir, num_proc=num_proc, overwrite=overwrite,
-                     settings=_settings("tuab", root, seed, val_fraction, notch), as_dict=True)  # fmt: skip
+                     settings=_settings("tuab", root, seed, val_fraction, notch), as_dict=True,
+                     schema=LabelSchema("class", TUAB_CLASSES), inputs=[root])  # fmt: skip
 
 
 def _read_rec(path: Path) -> np.ndarray:
@@ -273,4 +272,5 @@ def build_tuev(
          "event_channel": Value("int64"), "source": cols["source"], "start": cols["start"]}  # fmt: skip
     )
     return run_build(splits, features, opts, output_dir, num_proc=num_proc, overwrite=overwrite,
-                     settings=_settings("tuev", root, seed, val_fraction, notch), as_dict=True)  # fmt: skip
+                     settings=_settings("tuev", root, seed, val_fraction, notch), as_dict=True,
+                     schema=LabelSchema("class", TUEV_CLASSES), inputs=[root])  # fmt: skip
