@@ -5,22 +5,13 @@
     python examples/finetune.py --model runs/mem --train-dataset train/ --eval-dataset val/ --test-dataset test/ \
         --output-dir runs/cls
     accelerate launch examples/finetune.py ...            # multi-GPU / DeepSpeed / FSDP via accelerate configs
-    python examples/finetune.py --model runs/mem ... --lora  # LoRA adapters (peft)
 
-A thin wrapper: the recipe lives in the installed package, :mod:`labram_hf.recipes.finetuning` (same flags; from
-Python: ``labram_hf.recipes.finetuning.main([...])``, which returns the metrics).
+A thin entry point: the stage is :func:`labram_hf.training.finetune` (arguments:
+:class:`labram_hf.training.FinetuningArguments`; ``--help`` lists them).
 """
 
-from labram_hf.recipes.finetuning import (  # noqa: F401
-    LORA_MODULES_TO_SAVE,
-    LORA_TARGET_MODULES,
-    apply_lora,
-    build_model,
-    label_info,
-    load_feature_extractor,
-    main,
-    parse_args,
-)
+from labram_hf.training.arguments import run_as_script
+from labram_hf.training.finetuning import main
 
 if __name__ == "__main__":
-    main()
+    run_as_script(main)

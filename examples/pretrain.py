@@ -3,14 +3,13 @@
 """Masked EEG modelling (LaBraM pre-training) with a frozen VQ-NSP tokenizer, with accelerate.
 
     accelerate launch examples/pretrain.py --dataset-dir windows/ --tokenizer runs/vqnsp --output-dir runs/mem
-    accelerate launch --multi_gpu --num_processes 2 examples/pretrain.py --cpu --preset tiny --max-steps 20 \
-        --dataset-dir windows/ --tokenizer runs/vqnsp-tiny --output-dir runs/mem-tiny
 
-A thin wrapper: the recipe lives in the installed package, :mod:`labram_hf.recipes.pretraining` (same flags; from
-Python: ``labram_hf.recipes.pretraining.main([...])``).
+A thin entry point: the stage is :func:`labram_hf.training.pretrain` (arguments:
+:class:`labram_hf.training.PretrainingArguments`; ``--help`` lists them).
 """
 
-from labram_hf.recipes.pretraining import build_model, main, parse_args  # noqa: F401
+from labram_hf.training.arguments import run_as_script
+from labram_hf.training.pretraining import main
 
 if __name__ == "__main__":
-    main()
+    run_as_script(main)

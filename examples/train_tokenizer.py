@@ -3,14 +3,13 @@
 """Train LaBraM's VQ-NSP neural tokenizer (LaBraMTokenizerModel) with accelerate.
 
     accelerate launch examples/train_tokenizer.py --dataset-dir windows/ --output-dir runs/vqnsp
-    accelerate launch --multi_gpu --num_processes 2 examples/train_tokenizer.py --cpu --dataset-dir windows/ \
-        --output-dir runs/vqnsp-tiny --preset tiny --max-steps 20
 
-A thin wrapper: the recipe lives in the installed package, :mod:`labram_hf.recipes.tokenizer` (``--help`` there
-and here are the same; from Python: ``labram_hf.recipes.tokenizer.main([...])``).
+A thin entry point: the stage is :func:`labram_hf.training.train_tokenizer` (arguments:
+:class:`labram_hf.training.TokenizerArguments`; ``--help`` lists them).
 """
 
-from labram_hf.recipes.tokenizer import build_model, kmeans_initialize, main, parse_args  # noqa: F401
+from labram_hf.training.arguments import run_as_script
+from labram_hf.training.tokenizer import main
 
 if __name__ == "__main__":
-    main()
+    run_as_script(main)

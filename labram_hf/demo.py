@@ -3,7 +3,7 @@
 >>> from labram_hf.demo import run_demo
 >>> results = run_demo("demo-output")              # ~3 minutes on 2 CPU cores; quick=True: < 1 minute
 
-Everything runs in this process, with the recipes of :mod:`labram_hf.recipes`:
+Everything runs in this process, with the training stages of :mod:`labram_hf.training`:
 
 1. fetch the sample recordings (:mod:`labram_hf.sample_data`: two clinical recordings with technician-annotated
    asleep/awake spans, and an unlabelled TUH recording) and preprocess them the LaBraM way (0.1-75 Hz band-pass,
@@ -17,7 +17,13 @@ Everything runs in this process, with the recipes of :mod:`labram_hf.recipes`:
    ``auto_map``, the model code, ``preprocessor_config.json``, a model card ``README.md`` with the metrics and
    ``training_metadata.json``), plots (``OUTPUT/plots``) and ``OUTPUT/results.json``;
 8. reload ``OUTPUT/model`` with ``AutoModelForSequenceClassification`` and check that it reproduces the test
-   predictions, from the test windows and from the raw test recording through the saved feature extractor.
+   predictions, from the test windows and from the raw test recording through the saved feature extractor;
+9. with ``both_directions`` (``labram demo --both-directions``), run steps 2-6 once more the other way round
+   (train on the test recording, test on the train recording) under ``OUTPUT/reverse``; ``OUTPUT/results.md``
+   holds the table of every direction (the "real run" of the documentation, ``docs/real_run/``).
+
+Every window dataset carries its preprocessing contract (``preprocessor_config.json``, ``label_schema.json``), so
+each stage saves the extractor it was trained with and the fine-tuned model's classes come from the data.
 
 Sizes are small (a 4-block model of width 100, a 256-code tokenizer, ~30 minutes of EEG per subject), so the
 numbers show that the pipeline runs and learns, not what LaBraM-Base reaches.
@@ -38,12 +44,14 @@ from typing import Any
 
 import numpy as np
 
+from .errors import LaBraMError
+
 __all__ = ["DEFAULT_SETTINGS", "QUICK_SETTINGS", "DemoError", "DemoSettings", "run_demo"]
 
 #: Marker file of a demo output directory (a later demo run may replace such a directory without --overwrite).
 MARKER = ".labram-demo"
 #: What the demo writes into its output directory (--overwrite removes exactly these).
-OUTPUT_ENTRIES = (MARKER, "data", "stages", "model", "plots", "results.json")
+OUTPUT_ENTRIES = (MARKER, "data", "stages", "model", "plots", "reverse", "results.json", "results.md")
 BANDS = [(1, 4), (4, 8), (8, 13), (13, 30), (30, 45)]
 LABELS = {0: "awake", 1: "asleep"}
 METHOD_PRETRAINED = "LaBraM (tokenizer + pre-training + fine-tuning)"
@@ -52,12 +60,8 @@ METHOD_BANDPOWER = "(b) band power + logistic regression"
 METRICS = ("accuracy", "balanced_accuracy", "auroc", "aupr")
 
 
-class DemoError(ValueError):
+class DemoError(LaBraMError):
     """A user-facing problem (output directory, missing optional dependency, no data); ``hint`` says what to do."""
-
-    def __init__(self, message: str, hint: str | None = None):
-        super().__init__(message)
-        self.hint = hint
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,8 @@ class DemoSettings:
     #: keep at most this many windows per split (None: all) - for quick runs
     max_windows: dict[str, int] | None = None
     seed: int = 0
+    #: also train on the test recording and test on the train recording (OUTPUT/reverse)
+    both_directions: bool = False
 
     @property
     def test_recording(self) -> str:
@@ -183,7 +189,7 @@ def demo_feature_extractor(window_seconds: int):
     """The preprocessing of the demo as a feature extractor (saved with every model the demo writes)."""
     from .feature_extraction_labram import LaBraMFeatureExtractor
 
-    return LaBraMFeatureExtractor(notch_freq=60.0, strict_channels=False, window_seconds=window_seconds)
+    return LaBraMFeatureExtractor(notch_freq=60.0, channel_policy="lenient", window_seconds=window_seconds)
 
 
 def load_recordings(names, feature_extractor) -> dict[str, Any]:
@@ -203,7 +209,7 @@ def load_recordings(names, feature_extractor) -> dict[str, Any]:
     for name in tqdm(names, desc="preprocessing", unit="recording", dynamic_ncols=True):
         raw = load_sample_raw(name)
         if name == "tuh":
-            pre = feature_extractor.preprocess_one(raw, channels=TUH_CHANNELS, strict=True)
+            pre = feature_extractor.preprocess_one(raw, channels=TUH_CHANNELS, channel_policy="strict")
         else:
             pre = feature_extractor.preprocess_one(raw)
         out[name] = (raw, pre)
@@ -211,7 +217,8 @@ def load_recordings(names, feature_extractor) -> dict[str, Any]:
 
 
 def labelled_windows(raw, pre, window_seconds: int):
-    """Asleep/awake windows of a recording: values [N, C, T], labels [N], start times [N] (seconds)."""
+    """Asleep/awake windows of a recording (where :func:`labram_hf.sample_data.sleep_wake_windows` puts them): values
+    [N, C, T], labels [N], start times [N] (seconds)."""
     from .sample_data import sleep_wake_windows
 
     n = int(window_seconds * pre.sfreq)
@@ -226,14 +233,17 @@ def labelled_windows(raw, pre, window_seconds: int):
 
 
 def all_windows(pre, window_seconds: int) -> np.ndarray:
-    n = int(window_seconds * pre.sfreq)
-    return np.stack([pre.values[:, k * n : (k + 1) * n] for k in range(pre.values.shape[1] // n)])
+    """Every non-overlapping window of a preprocessed recording (:meth:`PreprocessedEEG.windows`): [N, C, T]."""
+    return np.stack([values for _, values in pre.windows(window_seconds)])
 
 
-def save_windows(path: Path, windows, channel_ids, labels=None, source: str = "", starts=None):
+def save_windows(path: Path, windows, channel_ids, labels=None, source: str = "", starts=None, *, feature_extractor):
+    """Save windows as an Arrow window dataset with its contract: ``feature_extractor`` (how they were
+    preprocessed) and the label schema (the asleep/awake classes, or none)."""
     import datasets
 
     from .data import make_features
+    from .data.contract import LabelSchema, save_dataset_contract
 
     label_feature = datasets.ClassLabel(names=[LABELS[0], LABELS[1]]) if labels is not None else None
     features = make_features(windows[0].shape[-1], label_feature)
@@ -247,6 +257,8 @@ def save_windows(path: Path, windows, channel_ids, labels=None, source: str = ""
         rows["label"] = [int(y) for y in labels]
     ds = datasets.Dataset.from_dict(rows, features=features)
     ds.save_to_disk(str(path))
+    schema = LabelSchema("class", (LABELS[0], LABELS[1])) if labels is not None else LabelSchema("none")
+    save_dataset_contract(path, feature_extractor, schema)
     return ds
 
 
@@ -257,7 +269,7 @@ def _subsample(rng, n: int, limit: int | None) -> np.ndarray:
     return idx
 
 
-def build_datasets(recordings, settings: DemoSettings, data_dir: Path) -> dict[str, Any]:
+def build_datasets(recordings, settings: DemoSettings, data_dir: Path, feature_extractor) -> dict[str, Any]:
     """Labelled train/validation (train recording), test (test recording) and unlabelled windows, saved to disk."""
     rng = np.random.default_rng(settings.seed)
     limits = settings.max_windows or {}
@@ -284,11 +296,12 @@ def build_datasets(recordings, settings: DemoSettings, data_dir: Path) -> dict[s
     }
     out: dict[str, Any] = {"dirs": {}, "arrays": {}, "counts": {}}
     for split, (x, y, starts, ids, source) in splits.items():
-        save_windows(data_dir / split, x, ids, y, source, starts)
+        save_windows(data_dir / split, x, ids, y, source, starts, feature_extractor=feature_extractor)
         out["dirs"][split] = data_dir / split
         out["arrays"][split] = (x, y, starts)
         out["counts"][split] = {LABELS[k]: int((y == k).sum()) for k in LABELS}
-    save_windows(data_dir / "unlabelled", unl_x[unl_idx], [unl_ids[i] for i in unl_idx], None, f"{tr_name}+tuh")
+    save_windows(data_dir / "unlabelled", unl_x[unl_idx], [unl_ids[i] for i in unl_idx], None, f"{tr_name}+tuh",
+                 feature_extractor=feature_extractor)
     out["dirs"]["unlabelled"] = data_dir / "unlabelled"
     out["counts"]["unlabelled"] = int(len(unl_idx))
     return out
@@ -366,6 +379,22 @@ def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def _stage_panel(ax, log: list[dict], loss_label: str, terms: tuple[str, ...], right: tuple[str, str, str],
+                 title: str) -> None:
+    """One accelerate stage's curves: the loss and its ``terms`` on the left axis, ``right = (key, style, label)``
+    on a twin axis."""
+    steps = [r["step"] for r in log]
+    ax.plot(steps, [r["loss"] for r in log], label=loss_label, color="C0")
+    for key, color in zip(terms, ("C1", "C2", "C3")):
+        ax.plot(steps, [r[key] for r in log], label=key.replace("_", " "), color=color, alpha=0.7)
+    key, style, label = right
+    twin = ax.twinx()
+    twin.plot(steps, [r.get(key, np.nan) for r in log], style, label=label)
+    twin.set_ylabel(label)
+    ax.set_title(title)
+    ax.legend(fontsize=7, loc="upper right")
+
+
 def plot_training_curves(path: Path, tokenizer_log, pretrain_log, histories: dict[str, list[dict]], title: str):
     import matplotlib
 
@@ -373,24 +402,10 @@ def plot_training_curves(path: Path, tokenizer_log, pretrain_log, histories: dic
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.4))
-    ax = axes[0]
-    steps = [r["step"] for r in tokenizer_log]
-    ax.plot(steps, [r["loss"] for r in tokenizer_log], label="total loss", color="C0")
-    for key, color in (("amplitude_loss", "C1"), ("phase_loss", "C2"), ("quantization_loss", "C3")):
-        ax.plot(steps, [r[key] for r in tokenizer_log], label=key.replace("_", " "), color=color, alpha=0.7)
-    twin = ax.twinx()
-    twin.plot(steps, [r.get("codebook/used_codes", np.nan) for r in tokenizer_log], "k:", label="codes used")
-    twin.set_ylabel("codes used (per logging window)")
-    ax.set_title("1. VQ-NSP tokenizer")
-    ax.legend(fontsize=7, loc="upper right")
-    ax = axes[1]
-    steps = [r["step"] for r in pretrain_log]
-    ax.plot(steps, [r["loss"] for r in pretrain_log], label="MEM loss (2 cross-entropies)", color="C0")
-    twin = ax.twinx()
-    twin.plot(steps, [r.get("mlm_accuracy", np.nan) for r in pretrain_log], "g:", label="masked-token accuracy")
-    twin.set_ylabel("masked-token accuracy")
-    ax.set_title("2. masked EEG pre-training")
-    ax.legend(fontsize=7, loc="upper right")
+    _stage_panel(axes[0], tokenizer_log, "total loss", ("amplitude_loss", "phase_loss", "quantization_loss"),
+                 ("codebook/used_codes", "k:", "codes used (per logging window)"), "1. VQ-NSP tokenizer")
+    _stage_panel(axes[1], pretrain_log, "MEM loss (2 cross-entropies)", (),
+                 ("mlm_accuracy", "g:", "masked-token accuracy"), "2. masked EEG pre-training")
     ax = axes[2]
     twin = ax.twinx()
     for (label, hist), style in zip(histories.items(), ("-", "--")):
@@ -531,26 +546,50 @@ def run_demo(
     return results
 
 
-def _run(output: Path, settings: DemoSettings, quick: bool, started: float) -> dict[str, Any]:
-    import torch
-    from transformers import AutoFeatureExtractor, AutoModelForSequenceClassification
+def _direction_summary(direction: dict[str, Any]) -> dict[str, Any]:
+    """What results.json records of one direction."""
+    tok_logs = direction["tokenizer"].get("last_logs") or {}
+    mem_logs = direction["pretraining"].get("last_logs") or {}
+    return {
+        "train": direction["train"],
+        "test": direction["test"],
+        "windows": direction["data"]["counts"],
+        "test_metrics": direction["metrics"],
+        "validation_metrics": {METHOD_PRETRAINED: direction["validation"]},
+        "tokenizer": {k: v for k, v in tok_logs.items() if k.startswith("codebook/")},
+        "pretraining": {k: mem_logs.get(k) for k in ("loss", "mlm_accuracy")},
+    }
 
-    from . import LaBraMForSequenceClassification, LaBraMModel
-    from .hub import assemble_upload_folder
-    from .recipes import finetuning, pretraining, tokenizer
+
+def directions_table(directions: list[dict[str, Any]]) -> str:
+    """Markdown table of the test metrics of every direction (``results.md``)."""
+    lines = ["| train → test | method | accuracy | balanced acc. | AUROC | AUPR |", "|---|---|---|---|---|---|"]
+    for d in directions:
+        for method, r in d["test_metrics"].items():
+            lines.append(f"| {d['train']} → {d['test']} | {method} | {r['accuracy']:.3f} | "
+                         f"{r['balanced_accuracy']:.3f} | {r['auroc']:.3f} | {r['aupr']:.3f} |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def _train_direction(root: Path, settings: DemoSettings, recordings, fe, stages: _Stages, quick: bool,
+                     tag: str = "") -> dict[str, Any]:  # fmt: skip
+    """Steps 2-6 of the module docstring for one direction (train on ``settings.train_recording``, test on
+    ``settings.test_recording``), written under ``root`` (``data/``, ``stages/``)."""
+    from .training import (
+        FinetuningArguments,
+        PretrainingArguments,
+        TokenizerArguments,
+        finetune,
+        pretrain,
+        train_tokenizer,
+    )
 
     tr_name, te_name = settings.train_recording, settings.test_recording
-    data_dir, stages_dir, model_dir, plots_dir = output / "data", output / "stages", output / "model", output / "plots"
-    stages = _Stages(9 if settings.scratch else 8)
-    fe = demo_feature_extractor(settings.window_seconds)
-    print(f"labram demo{' (quick)' if quick else ''}: sleep vs wake on real EEG, trained on '{tr_name}', tested on "
-          f"'{te_name}' (another subject); output: {output}", flush=True)  # fmt: skip
+    data_dir, stages_dir = root / "data", root / "stages"
+    label = f"{tr_name} -> {te_name}: " if tag else ""
 
-    stages.start("data", "Fetching and preprocessing the sample recordings (0.1-75 Hz, 60 Hz notch, 200 Hz)")
-    recordings = load_recordings([tr_name, te_name, "tuh"], fe)
-
-    stages.start("windows", f"Cutting {settings.window_seconds}-s windows into Arrow datasets")
-    data = build_datasets(recordings, settings, data_dir)
+    stages.start(f"{tag}windows", f"{label}Cutting {settings.window_seconds}-s windows into Arrow datasets")
+    data = build_datasets(recordings, settings, data_dir, fe)
     counts = data["counts"]
     for split in ("train", "validation", "test"):
         c = counts[split]
@@ -560,25 +599,26 @@ def _run(output: Path, settings: DemoSettings, quick: bool, started: float) -> d
     print(f"    unlabelled {counts['unlabelled']:>4} windows ('{tr_name}' + 'tuh', labels unused) for the "
           "self-supervised stages")  # fmt: skip
 
-    common = ["--seed", str(settings.seed), "--report-to", "none", "--progress", "--log-every", "2" if quick else "5"]
+    # Each stage makes its own Accelerator / Trainer in this process; they share accelerate's process state, which
+    # stays valid because every stage runs on the same device with the same precision. The windows are few and
+    # memory-mapped: DataLoader worker processes would only add start-up time.
+    loop = dict(seed=settings.seed, report_to="none", progress=True, log_every=2 if quick else 5, num_workers=0,
+                per_device_batch_size=settings.batch_size)  # fmt: skip
     tok_dir, mem_dir = stages_dir / "tokenizer", stages_dir / "pretrain"
-    stages.start("tokenizer", f"Training the VQ-NSP tokenizer ({settings.n_code} codes x {settings.code_dim}, "
-                 f"{settings.tokenizer_steps} steps)")  # fmt: skip
-    tok_summary = tokenizer.main(["--dataset-dir", str(data["dirs"]["unlabelled"]), "--output-dir", str(tok_dir),
-        "--preset", "tiny", "--num-layers", str(settings.tokenizer_layers), "--n-code", str(settings.n_code),
-        "--code-dim", str(settings.code_dim), "--max-steps", str(settings.tokenizer_steps),
-        "--per-device-batch-size", str(settings.batch_size), "--lr", str(settings.tokenizer_lr),
-        "--ema-decay", str(settings.tokenizer_ema_decay), *common],
-        feature_extractor=fe)  # fmt: skip
-    _reset_accelerate()
+    stages.start(f"{tag}tokenizer", f"{label}Training the VQ-NSP tokenizer ({settings.n_code} codes x "
+                 f"{settings.code_dim}, {settings.tokenizer_steps} steps)")  # fmt: skip
+    tok_summary = train_tokenizer(TokenizerArguments(
+        dataset_dir=str(data["dirs"]["unlabelled"]), output_dir=str(tok_dir), preset="tiny",
+        num_layers=settings.tokenizer_layers, n_code=settings.n_code, code_dim=settings.code_dim,
+        max_steps=settings.tokenizer_steps, lr=settings.tokenizer_lr, ema_decay=settings.tokenizer_ema_decay, **loop,
+    ))  # fmt: skip
 
-    stages.start("pretrain", f"Masked EEG pre-training ({settings.num_layers} blocks of width 100, "
+    stages.start(f"{tag}pretrain", f"{label}Masked EEG pre-training ({settings.num_layers} blocks of width 100, "
                  f"{settings.pretrain_steps} steps)")  # fmt: skip
-    mem_summary = pretraining.main(["--dataset-dir", str(data["dirs"]["unlabelled"]), "--tokenizer", str(tok_dir),
-        "--output-dir", str(mem_dir), "--preset", "tiny", "--num-layers", str(settings.num_layers),
-        "--max-steps", str(settings.pretrain_steps), "--per-device-batch-size", str(settings.batch_size), *common],
-        feature_extractor=fe)  # fmt: skip
-    _reset_accelerate()
+    mem_summary = pretrain(PretrainingArguments(
+        dataset_dir=str(data["dirs"]["unlabelled"]), tokenizer=str(tok_dir), output_dir=str(mem_dir), preset="tiny",
+        num_layers=settings.num_layers, max_steps=settings.pretrain_steps, **loop,
+    ))  # fmt: skip
 
     description = (
         f"Technician-annotated asleep/awake spans of the '{tr_name}' sample recording (labram_hf.sample_data; a "
@@ -587,45 +627,82 @@ def _run(output: Path, settings: DemoSettings, quick: bool, started: float) -> d
         f"Test set: all windows of the '{te_name}' recording (another subject). Self-supervised stages: every "
         f"window of '{tr_name}' plus an unlabelled TUH recording."
     )
-    ft_common = ["--train-dataset", str(data["dirs"]["train"]), "--eval-dataset", str(data["dirs"]["validation"]),
-                 "--test-dataset", str(data["dirs"]["test"]), "--preset", "tiny", "--num-layers",
-                 str(settings.num_layers), "--num-epochs", str(settings.finetune_epochs), "--batch-size",
-                 str(settings.batch_size), "--metric-for-best-model", "balanced_accuracy", "--logging-steps",
-                 "2" if quick else "5", "--save-total-limit", "1", "--seed", str(settings.seed), "--report-to",
-                 "none", "--quiet", "--dataset-name", f"labram_hf sample recordings: sleep vs wake ('{tr_name}')",
-                 "--dataset-description", description]  # fmt: skip
+    common = dict(
+        train_dataset=str(data["dirs"]["train"]), eval_dataset=str(data["dirs"]["validation"]),
+        test_dataset=str(data["dirs"]["test"]), preset="tiny", num_layers=settings.num_layers,
+        num_epochs=settings.finetune_epochs, batch_size=settings.batch_size, metric_for_best_model="balanced_accuracy",
+        logging_steps=2 if quick else 5, save_total_limit=1, seed=settings.seed, report_to="none", quiet=True,
+        dataset_name=f"labram_hf sample recordings: sleep vs wake ('{tr_name}')", dataset_description=description,
+    )  # fmt: skip
     runs = {}
-    stages.start("finetune", f"Fine-tuning the pre-trained model: sleep vs wake ({settings.finetune_epochs:g} epochs, "
-                 "best epoch by validation balanced accuracy)")  # fmt: skip
-    runs["pretrained"] = finetuning.main(["--model", str(mem_dir), "--output-dir", str(stages_dir / "finetune"),
-                                          *ft_common], feature_extractor=fe,
-                                         callbacks=[_progress_callback("fine-tuning")])  # fmt: skip
-    _reset_accelerate()
+    stages.start(f"{tag}finetune", f"{label}Fine-tuning the pre-trained model: sleep vs wake "
+                 f"({settings.finetune_epochs:g} epochs, best epoch by validation balanced accuracy)")  # fmt: skip
+    runs["pretrained"] = finetune(FinetuningArguments(model=str(mem_dir), output_dir=str(stages_dir / "finetune"),
+                                                      **common), callbacks=[_progress_callback("fine-tuning")])  # fmt: skip
     if settings.scratch:
-        stages.start("scratch", "(a) The same model and fine-tuning from random initialisation")
-        runs["scratch"] = finetuning.main(["--model", "scratch", "--output-dir", str(stages_dir / "scratch"),
-                                           *ft_common], feature_extractor=fe,
-                                          callbacks=[_progress_callback("from scratch")])  # fmt: skip
-        _reset_accelerate()
+        stages.start(f"{tag}scratch", f"{label}(a) The same model and fine-tuning from random initialisation")
+        runs["scratch"] = finetune(FinetuningArguments(model="scratch", output_dir=str(stages_dir / "scratch"),
+                                                       **common), callbacks=[_progress_callback("from scratch")])  # fmt: skip
     for name in ("finetune", "scratch"):  # Trainer checkpoints (optimiser states) are not needed afterwards
         for ckpt in (stages_dir / name).glob("checkpoint-*"):
             shutil.rmtree(ckpt, ignore_errors=True)
 
-    stages.start("baseline", "(b) Band power (Welch, 5 bands x 23 channels) + logistic regression")
+    stages.start(f"{tag}baseline", f"{label}(b) Band power (Welch, 5 bands x 23 channels) + logistic regression")
     x_fit, y_fit, _ = data["arrays"]["train"]
-    x_test, y_test, s_test = data["arrays"]["test"]
+    x_test, y_test, _ = data["arrays"]["test"]
     bp_metrics, bp_scores = band_power_baseline(x_fit, y_fit, x_test, y_test)
     metrics = {METHOD_PRETRAINED: _metrics_row(runs["pretrained"]["test"], "test_")}
     if "scratch" in runs:
         metrics[METHOD_SCRATCH] = _metrics_row(runs["scratch"]["test"], "test_")
     metrics[METHOD_BANDPOWER] = _metrics_row(bp_metrics)
-    validation = _metrics_row(runs["pretrained"]["eval"], "eval_")
+    return {
+        "train": tr_name, "test": te_name, "data": data, "runs": runs, "tokenizer": tok_summary,
+        "pretraining": mem_summary, "metrics": metrics, "validation": _metrics_row(runs["pretrained"]["eval"], "eval_"),
+        "band_power_scores": bp_scores, "dirs": {"stages": stages_dir, "tokenizer": tok_dir, "pretrained": mem_dir},
+    }  # fmt: skip
+
+
+def _plot_direction_curves(path: Path, direction: dict[str, Any]) -> None:
+    stages_dir = direction["dirs"]["stages"]
+    histories = {"pre-trained": direction["runs"]["pretrained"]["log_history"]}
+    if "scratch" in direction["runs"]:
+        histories["from scratch"] = direction["runs"]["scratch"]["log_history"]
+    tr_name = direction["train"]
+    plot_training_curves(path, read_jsonl(stages_dir / "tokenizer" / "log.jsonl"),
+                         read_jsonl(stages_dir / "pretrain" / "log.jsonl"), histories,
+                         f"labram demo: self-supervised stages on '{tr_name}' + 'tuh' windows, fine-tuning on "
+                         f"'{tr_name}' sleep vs wake (test: '{direction['test']}')")  # fmt: skip
+
+
+def _run(output: Path, settings: DemoSettings, quick: bool, started: float) -> dict[str, Any]:
+    import torch
+    from transformers import AutoFeatureExtractor, AutoModelForSequenceClassification
+
+    from . import LaBraMForSequenceClassification, LaBraMModel
+    from .hub import assemble_upload_folder
+    from .training import update_training_metadata
+
+    tr_name, te_name = settings.train_recording, settings.test_recording
+    model_dir, plots_dir = output / "model", output / "plots"
+    per_direction = 6 if settings.scratch else 5
+    stages = _Stages(3 + per_direction * (2 if settings.both_directions else 1))
+    fe = demo_feature_extractor(settings.window_seconds)
+    print(f"labram demo{' (quick)' if quick else ''}: sleep vs wake on real EEG, trained on '{tr_name}', tested on "
+          f"'{te_name}' (another subject){' and the other way round' if settings.both_directions else ''}; "
+          f"output: {output}", flush=True)  # fmt: skip
+
+    stages.start("data", "Fetching and preprocessing the sample recordings (0.1-75 Hz, 60 Hz notch, 200 Hz)")
+    recordings = load_recordings([tr_name, te_name, "tuh"], fe)
+    main = _train_direction(output, settings, recordings, fe, stages, quick)
+    metrics, validation, runs, data = main["metrics"], main["validation"], main["runs"], main["data"]
+    tok_dir, mem_dir, stages_dir = main["dirs"]["tokenizer"], main["dirs"]["pretrained"], main["dirs"]["stages"]
 
     stages.start("save", "Saving the fine-tuned model as a Hugging Face directory, plots and results")
     test_label = f"test ('{te_name}')"
     card_rows = [{"model": METHOD_PRETRAINED, "split": f"validation ('{tr_name}')", **validation}]
     card_rows += [{"model": m, "split": test_label, **r} for m, r in metrics.items()]
-    meta_extra = {
+    ft_dir = stages_dir / "finetune"
+    update_training_metadata(ft_dir, {
         "model_name": "LaBraM sleep/wake demo (labram-hf)",
         "metrics": card_rows,
         "tags": ["sleep", "demo"],
@@ -639,21 +716,12 @@ def _run(output: Path, settings: DemoSettings, quick: bool, started: float) -> d
             f"codebook EMA decay {settings.tokenizer_ema_decay:g}",
             "pre-training": f"masked EEG modelling, {settings.pretrain_steps} steps",
         },
-    }
-    ft_dir = stages_dir / "finetune"
-    meta = json.loads((ft_dir / "training_metadata.json").read_text())
-    meta = finetuning._merge_metadata(meta, meta_extra)
-    (ft_dir / "training_metadata.json").write_text(json.dumps(meta, indent=2, default=float))
+    })  # fmt: skip
     assemble_upload_folder(ft_dir, model_dir, overwrite=True)
     shutil.copyfile(ft_dir / "training_metadata.json", model_dir / "training_metadata.json")
 
-    tok_log, mem_log = read_jsonl(tok_dir / "log.jsonl"), read_jsonl(mem_dir / "log.jsonl")
-    histories = {"pre-trained": runs["pretrained"]["log_history"]}
-    if "scratch" in runs:
-        histories["from scratch"] = runs["scratch"]["log_history"]
-    plot_training_curves(plots_dir / "training_curves.png", tok_log, mem_log, histories,
-                         f"labram demo: self-supervised stages on '{tr_name}' + 'tuh' windows, fine-tuning on "
-                         f"'{tr_name}' sleep vs wake")  # fmt: skip
+    _plot_direction_curves(plots_dir / "training_curves.png", main)
+    x_test, y_test, s_test = data["arrays"]["test"]
     test_ids = [recordings[te_name][1].channel_ids] * len(x_test)
     backbone = LaBraMModel.from_pretrained(str(mem_dir))
     finetuned = LaBraMForSequenceClassification.from_pretrained(str(ft_dir))
@@ -691,6 +759,16 @@ def _run(output: Path, settings: DemoSettings, quick: bool, started: float) -> d
         raise RuntimeError(f"the reloaded model does not reproduce the evaluation's predictions: {reload_check}")
     if not reload_check["raw_recording_through_feature_extractor"]["predictions_equal_evaluation"]:
         raise RuntimeError(f"the saved feature extractor does not reproduce the test windows: {reload_check}")
+
+    directions = [_direction_summary(main)]
+    paths: dict[str, str] = {}
+    if settings.both_directions:
+        reverse_settings = replace(settings, train_recording=te_name)
+        reverse = _train_direction(output / "reverse", reverse_settings, recordings, fe, stages, quick, "reverse_")
+        curves = plots_dir / f"training_curves_{te_name}_to_{tr_name}.png"
+        _plot_direction_curves(curves, reverse)
+        directions.append(_direction_summary(reverse))
+        paths = {"reverse": str(output / "reverse"), "reverse_training_curves": str(curves)}
     stages.finish()
 
     total = time.perf_counter() - started
@@ -698,11 +776,8 @@ def _run(output: Path, settings: DemoSettings, quick: bool, started: float) -> d
     probs = probs[:, 1] / probs.sum(-1)
     results = {
         "settings": {**asdict(settings), "test_recording": te_name, "quick": quick},
-        "windows": counts,
-        "test_metrics": metrics,
-        "validation_metrics": {METHOD_PRETRAINED: validation},
-        "tokenizer": {k: v for k, v in (tok_summary.get("last_logs") or {}).items() if k.startswith("codebook/")},
-        "pretraining": {k: (mem_summary.get("last_logs") or {}).get(k) for k in ("loss", "mlm_accuracy")},
+        **{k: v for k, v in directions[0].items() if k not in ("train", "test")},
+        "directions": directions,
         "reload_check": reload_check,
         "test_predictions": {
             "recording": te_name,
@@ -710,7 +785,7 @@ def _run(output: Path, settings: DemoSettings, quick: bool, started: float) -> d
             "labels": [int(y) for y in y_test],
             "predictions": [int(p) for p in predictions],
             "probability_asleep": [float(p) for p in probs],
-            "band_power_probability_asleep": [float(p) for p in bp_scores],
+            "band_power_probability_asleep": [float(p) for p in main["band_power_scores"]],
         },
         "timings_s": stages.timings,
         "total_seconds": round(total, 1),
@@ -721,27 +796,19 @@ def _run(output: Path, settings: DemoSettings, quick: bool, started: float) -> d
             "training_curves": str(plots_dir / "training_curves.png"),
             "embeddings": str(plots_dir / "embeddings.png"),
             "results": str(output / "results.json"),
-            "datasets": str(data_dir),
+            "results_table": str(output / "results.md"),
+            "datasets": str(output / "data"),
             "tokenizer": str(tok_dir),
             "pretrained": str(mem_dir),
             "finetune_run": str(ft_dir),
             **({"scratch_run": str(stages_dir / "scratch")} if settings.scratch else {}),
+            **paths,
         },
     }
     (output / "results.json").write_text(json.dumps(results, indent=2, default=float) + "\n")
+    (output / "results.md").write_text(directions_table(directions))
     _print_summary(results, output, validation)
     return results
-
-
-def _reset_accelerate() -> None:
-    """Forget accelerate's process-wide state between stages (each stage builds its own Accelerator)."""
-    try:
-        from accelerate.state import AcceleratorState, GradientState
-
-        AcceleratorState._reset_state(True)
-        GradientState._reset_state()
-    except Exception:  # noqa: BLE001 - best effort; older accelerate versions
-        pass
 
 
 def _print_summary(results: dict, output: Path, validation: dict) -> None:
@@ -752,6 +819,9 @@ def _print_summary(results: dict, output: Path, validation: dict) -> None:
     print(_table(results["test_metrics"]))
     print(f"(validation on held-out '{s['train_recording']}' windows, pre-trained model: balanced accuracy "
           f"{validation.get('balanced_accuracy', float('nan')):.3f}, AUROC {validation.get('auroc', float('nan')):.3f})")  # fmt: skip
+    for direction in results["directions"][1:]:
+        print(f"\nThe other way round: trained on '{direction['train']}', tested on '{direction['test']}'")
+        print(_table(direction["test_metrics"]))
     print(f"Reloaded with AutoModelForSequenceClassification: predictions identical to the evaluation "
           f"({check['windows']} windows, max logit difference {check['max_abs_logit_difference']:.1e}); from the raw "
           f"recording through the saved feature extractor: identical too.")  # fmt: skip
@@ -772,6 +842,7 @@ def _print_summary(results: dict, output: Path, validation: dict) -> None:
         (Path(p["training_curves"]), "tokenizer, pre-training and fine-tuning curves"),
         (Path(p["embeddings"]), "test windows' embeddings (PCA), asleep vs awake"),
         (Path(p["results"]), "all metrics, settings, timings and test predictions"),
+        (Path(p["results_table"]), "the test metrics of every direction as a Markdown table"),
         (Path(p["datasets"]), "window datasets (train / validation / test / unlabelled; datasets.load_from_disk)"),
         (Path(p["tokenizer"]), "the trained VQ-NSP tokenizer"),
         (Path(p["pretrained"]), "the pre-trained model (LaBraMForMaskedEEGModeling)"),

@@ -1,4 +1,5 @@
-"""`labram demo --quick` end to end (in-process, through the CLI), then checks of everything it wrote.
+"""`labram demo --quick --both-directions` end to end (in-process, through the CLI), then checks of everything it
+wrote.
 
 The quick demo runs the real pipeline on the real sample recordings (fetch -> windows -> tokenizer -> pre-training ->
 fine-tuning -> baselines -> HF directory -> reload) at tiny sizes, so the metrics are near chance; the tests check
@@ -27,7 +28,7 @@ def demo(tmp_path_factory):
     previous = os.environ.get("HF_HUB_OFFLINE")
     os.environ["HF_HUB_OFFLINE"] = "1"
     try:
-        code = main(["demo", "--output", str(out), "--quick", "--seed", "0"])
+        code = main(["demo", "--output", str(out), "--quick", "--seed", "0", "--both-directions"])
     finally:
         if previous is None:
             os.environ.pop("HF_HUB_OFFLINE", None)
@@ -50,9 +51,17 @@ def test_demo_writes_every_file(demo):
     )
     assert config["id2label"] == {"0": "awake", "1": "asleep"}
     fe = json.loads((model / "preprocessor_config.json").read_text())
-    assert fe["notch_freq"] == 60.0 and fe["window_seconds"] == 4
-    for split in ("train", "validation", "test", "unlabelled"):
-        assert (out / "data" / split / "dataset_info.json").is_file()
+    assert fe["notch_freq"] == 60.0 and fe["window_seconds"] == 4 and fe["channel_policy"] == "lenient"
+    for root in (out, out / "reverse"):  # every dataset carries its contract; every stage saved it
+        for split in ("train", "validation", "test", "unlabelled"):
+            assert (root / "data" / split / "dataset_info.json").is_file()
+            data_fe = json.loads((root / "data" / split / "preprocessor_config.json").read_text())
+            assert (data_fe["notch_freq"], data_fe["window_seconds"], data_fe["channel_policy"]) == (60.0, 4, "lenient")
+            schema = json.loads((root / "data" / split / "label_schema.json").read_text())
+            assert schema == ({"kind": "none"} if split == "unlabelled" else {"kind": "class", "names": ["awake", "asleep"]})
+        for stage in ("tokenizer", "pretrain", "finetune", "scratch"):
+            saved = json.loads((root / "stages" / stage / "preprocessor_config.json").read_text())
+            assert saved["notch_freq"] == 60.0 and saved["window_seconds"] == 4, stage
     assert (out / "stages" / "tokenizer" / "model.safetensors").is_file()
     assert (out / "stages" / "pretrain" / "model.safetensors").is_file()
     assert not list((out / "stages").rglob("checkpoint-*")), "Trainer checkpoints should be cleaned up"
@@ -86,7 +95,23 @@ def test_demo_results_are_consistent(demo):
     assert check["predictions_equal_evaluation"] is True
     assert check["raw_recording_through_feature_extractor"]["predictions_equal_evaluation"] is True
     assert check["raw_recording_through_feature_extractor"]["max_abs_input_difference"] == 0.0
-    assert results["total_seconds"] < 120
+    assert results["total_seconds"] < 120 * len(results["directions"])  # quick: under two minutes a direction
+
+
+def test_demo_both_directions(demo):
+    out, results = demo
+    first, second = results["directions"]
+    assert (first["train"], first["test"], second["train"], second["test"]) == ("absence", "spasms", "spasms", "absence")
+    assert first["test_metrics"] == results["test_metrics"]
+    assert sum(second["windows"]["test"].values()) == 48  # the quick demo's cap, from the other recording
+    reverse = json.loads((out / "reverse" / "stages" / "finetune" / "results.json").read_text())
+    pretrained = next(v for k, v in second["test_metrics"].items() if k.startswith("LaBraM"))
+    assert reverse["test"]["test_balanced_accuracy"] == pytest.approx(pretrained["balanced_accuracy"])
+    table = (out / "results.md").read_text().splitlines()
+    assert len(table) == 2 + 3 + 3
+    assert sum("absence → spasms" in line for line in table) == 3 and sum("spasms → absence" in line for line in table) == 3
+    assert f"{pretrained['auroc']:.3f}" in next(line for line in table if "spasms → absence | LaBraM" in line)
+    assert (out / "plots" / "training_curves_spasms_to_absence.png").read_bytes()[:8] == PNG_MAGIC
 
 
 def test_demo_model_reloads_and_reproduces_predictions(demo):

@@ -4,9 +4,10 @@
   accelerate 1.15's ``--cpu`` alone starts a single process) vs 1 process with the same global batch: the per-step
   losses agree within rel 1e-4 / abs 1e-5 (observed: ~1e-7, float reduction order only), the tokenizer codebook is
   identical on both processes at every logged step (max difference exactly 0) and matches the 1-process codebook.
-* Kill and resume: a run stopped abruptly after k steps (``--stop-after-steps``, ``os._exit`` without the final
-  save) and resumed from its last checkpoint (``--resume latest``) reproduces the uninterrupted run's losses
-  (rel 1e-6; in practice bitwise), drop path and all; steps logged after the checkpoint are redone, not duplicated.
+* Kill and resume: a run stopped after k steps as if interrupted (``--stop-after-steps``: no final save, the
+  accelerate checkpoints stay) and resumed from its latest checkpoint (``--resume``) reproduces the uninterrupted
+  run's losses (rel 1e-6; in practice bitwise), drop path, DataLoader workers and all; steps logged after the
+  checkpoint are redone, not duplicated.
 * Determinism: the same seed gives the same losses (exactly).
 """
 
@@ -108,7 +109,7 @@ def test_tokenizer_kill_and_resume(example_data, tmp_path):  # noqa: F811
     run_script([EXAMPLES / "train_tokenizer.py", *common, "--output-dir", broken, "--stop-after-steps", "3"],
                launcher=LAUNCH_2, env=CPU_ENV)  # fmt: skip
     assert [r["step"] for r in read_log(broken / "log.jsonl")] == [1, 2, 3]
-    run_script([EXAMPLES / "train_tokenizer.py", *common, "--output-dir", broken, "--resume", "latest"],
+    run_script([EXAMPLES / "train_tokenizer.py", *common, "--output-dir", broken, "--resume"],  # = latest
                launcher=LAUNCH_2, env=CPU_ENV)  # fmt: skip
     assert [r["step"] for r in read_log(broken / "log.jsonl")] == [1, 2, 3, 4]  # the stale step 3 was dropped
     for a, b in zip(losses(full), losses(broken), strict=True):

@@ -43,7 +43,32 @@ def build_example_data(root: Path) -> dict[str, Path]:
                   class_names=classes, **kw)  # fmt: skip
     build_dataset([s_sleep, s_wake], out["test"], labels={str(s_sleep): "asleep", str(s_wake): "awake"},
                   class_names=classes, **kw)  # fmt: skip
+    for path in out.values():
+        ensure_contract(path, notch_freq=60.0, window_seconds=4)
     return out
+
+
+def ensure_contract(path: Path, **extractor_kwargs) -> None:
+    """Record the preprocessing contract of a dataset built by a labram_hf that did not write it yet."""
+    import datasets
+
+    from labram_hf import LaBraMFeatureExtractor
+    from labram_hf.data.contract import LabelSchema, save_dataset_contract
+
+    if not (Path(path) / "preprocessor_config.json").exists():
+        features = datasets.load_from_disk(str(path)).features
+        save_dataset_contract(path, LaBraMFeatureExtractor(**extractor_kwargs), LabelSchema.from_feature(features.get("label")))
+
+
+def assert_dataset_preprocessing(model_dir: Path, dataset_dir: Path) -> None:
+    """The model directory carries the training dataset's preprocessing (preprocessor_config.json)."""
+    from labram_hf import LaBraMFeatureExtractor
+    from labram_hf.data.contract import PREPROCESSING_KEYS
+
+    saved = LaBraMFeatureExtractor.from_pretrained(str(model_dir))
+    data = LaBraMFeatureExtractor.from_pretrained(str(dataset_dir))
+    assert saved.notch_freq == 60.0 and saved.window_seconds == 4.0
+    assert {k: getattr(saved, k, None) for k in PREPROCESSING_KEYS} == {k: getattr(data, k, None) for k in PREPROCESSING_KEYS}
 
 
 def run_script(args: list[str], *, launcher: list[str] | None = None, env: dict | None = None, timeout=300):
@@ -99,11 +124,13 @@ def test_tokenizer_example(tokenizer_run, example_data):
         assert r["codebook/dead_codes"] == 64 - r["codebook/used_codes"]
         assert r["codebook/max_process_diff"] == 0.0
     assert list((out / "logs").rglob("events.out.tfevents*")), "no TensorBoard events"
-    assert (out / "checkpoints" / "step_3" / "loop_state.json").exists()
-    assert (out / "checkpoints" / "step_6" / "loop_state.json").exists()
+    # accelerate's automatic checkpoint naming; each checkpoint records the loop position (the optimiser steps done)
+    for index, step in ((0, 3), (1, 6)):
+        position = torch.load(out / "checkpoints" / f"checkpoint_{index}" / "custom_checkpoint_1.pkl")
+        assert position == {"step": step}
     summary = json.loads((out / "train_summary.json").read_text())
     assert summary["total_batch"] == 8  # 4 per device x 2 accumulation steps
-    assert (out / "preprocessor_config.json").exists()
+    assert_dataset_preprocessing(out, example_data["unlabelled"])
 
     model = LaBraMTokenizerModel.from_pretrained(out).eval()
     assert model.config.n_code == 64 and model.config.code_dim == 16
@@ -128,7 +155,7 @@ def test_tokenizer_resume_latest(tokenizer_run, example_data, tmp_path):
     assert [r["step"] for r in read_log(out / "log.jsonl")] == [2, 4, 6, 8]
 
 
-def test_pretrain_example_and_backbone_transfer(pretrain_run):
+def test_pretrain_example_and_backbone_transfer(pretrain_run, example_data):
     from labram_hf import LaBraMForMaskedEEGModeling, LaBraMForSequenceClassification
 
     out = pretrain_run
@@ -137,7 +164,7 @@ def test_pretrain_example_and_backbone_transfer(pretrain_run):
     assert all(0 < r["loss"] < 2 * 4.5 for r in log)  # two CE terms over a 64-code vocabulary (ln 64 = 4.16)
     assert all(0.0 <= r["mlm_accuracy"] <= 1.0 for r in log)
     assert all(r["grad_norm"] > 0 for r in log)
-    assert (out / "preprocessor_config.json").exists()
+    assert_dataset_preprocessing(out, example_data["unlabelled"])
     mem = LaBraMForMaskedEEGModeling.from_pretrained(out)
     assert mem.config.vocab_size == 64
 
@@ -168,7 +195,10 @@ def test_finetune_example(pretrain_run, example_data, tmp_path):
     for key in ("test_accuracy", "test_balanced_accuracy", "test_auroc", "test_aupr", "test_loss"):
         assert key in test
     assert results["best_model_checkpoint"] is not None
-    assert (out / "preprocessor_config.json").exists()
+    assert_dataset_preprocessing(out, example_data["train"])
+    config = json.loads((out / "config.json").read_text())  # the saved model carries its pipelines as remote code
+    assert config["custom_pipelines"]["eeg-classification"]["impl"].startswith("pipeline_labram.")
+    assert (out / "pipeline_labram.py").read_text() == (EXAMPLES.parent / "labram_hf" / "pipeline_labram.py").read_text()
     model = LaBraMForSequenceClassification.from_pretrained(out)
     assert model.config.num_labels == 2 and model.config.id2label[1] == "asleep"
     assert model.config.label_smoothing == pytest.approx(0.1)

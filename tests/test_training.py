@@ -1,4 +1,7 @@
-"""Unit tests of labram_hf.training: layer-decay buckets, weight-decay rules, schedule, metrics, batching, masks."""
+"""Unit tests of labram_hf.training: layer-decay buckets, weight-decay rules, metrics, batching, masks, presets.
+
+The schedule is tested against the original formula in tests/test_training_schedule.py.
+"""
 
 import math
 
@@ -16,8 +19,6 @@ from labram_hf.training import (
     ShardedEpochBatches,
     binary_metrics,
     compute_metrics,
-    cosine_lr_factor,
-    cosine_schedule_with_warmup,
     layer_decay_scales,
     layer_id_for_name,
     make_adamw,
@@ -95,33 +96,6 @@ def test_param_groups_cover_every_parameter_once():
     assert not any("embeddings" in n for n in names)
 
 
-def test_cosine_schedule_matches_the_original_formula():
-    base, final, warm, total = 5e-4, 1e-6, 5, 50
-    # the original utils.cosine_scheduler, per iteration
-    warmup = np.linspace(0, base, warm)
-    iters = np.arange(total - warm)
-    cosine = np.array([final + 0.5 * (base - final) * (1 + math.cos(math.pi * i / len(iters))) for i in iters])
-    original = np.concatenate([warmup, cosine])
-    ours = np.array([base * cosine_lr_factor(s, warm, total, final / base) for s in range(total)])
-    # warmup: ours is linear from 0 reaching base at step `warm` (linspace ends on base one step earlier)
-    assert ours[0] == 0.0 and ours[warm] == pytest.approx(base)
-    np.testing.assert_allclose(ours[warm:], original[warm:], rtol=1e-12)
-    assert ours[-1] > final
-
-    model = tiny_classifier()
-    opt = make_adamw(param_groups(model, 0.05, layer_decay=0.5, lr=base), base)
-    sched = cosine_schedule_with_warmup(opt, warm, total, min_lr=final, base_lr=base)
-    lrs = []
-    for _ in range(total):
-        lrs.append([g["lr"] for g in opt.param_groups])
-        opt.step()
-        sched.step()
-    lrs = np.array(lrs)
-    np.testing.assert_allclose(lrs[:, 0], ours, rtol=1e-9, atol=1e-15)  # group 0 has scale 1
-    scales = np.array([g["lr_scale"] for g in opt.param_groups])
-    np.testing.assert_allclose(lrs[warm + 3], ours[warm + 3] * scales, rtol=1e-9)  # every group keeps its scale
-
-
 def test_binary_metrics_against_sklearn():
     from sklearn.metrics import (
         average_precision_score,
@@ -192,3 +166,74 @@ def test_sample_masks_are_the_original_masking_per_sample():
     # padded samples: real tokens first, padding never masked
     pm = sample_masks([0, 1], [20, 12], max_tokens=20)
     assert pm.shape == (2, 20) and not pm[1, 12:].any() and pm[1].sum() == 6
+
+
+def test_sharded_batches_feed_a_dataloader_with_sample_keys():
+    """As a batch sampler: sample keys (epoch * N + index), a window of micro-batches from any start, and the same
+    batches with and without worker processes."""
+    from labram_hf.training.inputs import KeyedCollator, KeyedWindows
+
+    sampler = ShardedEpochBatches(10, 3, seed=5, num_batches=7)  # 3 micro-batches per epoch
+    stream = list(sampler)
+    triples = sampler.iterate()
+    expected = [[epoch * 10 + i for i in idx] for epoch, _, idx in (next(triples) for _ in range(7))]
+    assert stream == expected and len(sampler) == 7
+    assert {k // 10 for k in stream[3]} == {1}  # the 4th micro-batch is in epoch 1
+    later = ShardedEpochBatches(10, 3, seed=5, start=4, num_batches=3)
+    assert list(later) == stream[4:]
+
+    class Rows:  # a reader: row i holds the value i
+        def __len__(self):
+            return 10
+
+        def __getitems__(self, indices):
+            return [{"value": i} for i in indices]
+
+    def collate(rows):
+        return {"value": torch.tensor([r["value"] for r in rows])}
+
+    batches = {}
+    for workers in (0, 2):
+        loader = torch.utils.data.DataLoader(KeyedWindows(Rows()), batch_sampler=sampler, num_workers=workers,
+                                             collate_fn=KeyedCollator(collate))  # fmt: skip
+        batches[workers] = [(b["sample_keys"].tolist(), b["value"].tolist()) for b in loader]
+    assert batches[0] == batches[2]
+    assert [keys for keys, _ in batches[0]] == stream
+    assert all(values == [k % 10 for k in keys] for keys, values in batches[0])
+
+
+def test_presets_build_configs_and_refuse_unknown_names():
+    from labram_hf.training import MODEL_PRESETS, TOKENIZER_PRESETS, model_config, tokenizer_config
+    from labram_hf.training.presets import UnknownPresetError
+
+    assert {"tiny", "base", "large", "huge"} <= set(MODEL_PRESETS) and {"tiny", "base"} <= set(TOKENIZER_PRESETS)
+    tiny = model_config("tiny", num_hidden_layers=3, vocab_size=32)
+    assert (tiny.hidden_size, tiny.num_hidden_layers, tiny.vocab_size) == (100, 3, 32)
+    assert model_config("base").hidden_size == 200 and model_config("base").num_hidden_layers == 12
+    tok = tokenizer_config("tiny", n_code=128)
+    assert (tok.hidden_size, tok.decoder_num_hidden_layers, tok.n_code, tok.code_dim) == (100, 1, 128, 16)
+    with pytest.raises(UnknownPresetError, match="'small'") as err:
+        model_config("small")
+    assert "tiny" in err.value.hint
+
+
+def test_stage_arguments_parse_the_documented_flags():
+    """HfArgumentParser: today's dashed flags, underscores, bare --resume (= latest), recipe defaults, bad values."""
+    from labram_hf.training import finetuning, pretraining, tokenizer
+
+    args = tokenizer.parse_args(["--dataset-dir", "d", "--output-dir", "o", "--preset", "tiny", "--resume",
+                                 "--adam-betas", "0.8", "0.9", "--no-shuffle"])  # fmt: skip
+    assert (args.dataset_dir, args.output_dir, args.resume, args.adam_betas, args.no_shuffle) == (
+        "d", "o", "latest", [0.8, 0.9], True)  # fmt: skip
+    assert (args.blr, args.lr, args.weight_decay, args.per_device_batch_size) == (5e-5, None, 1e-4, 128)
+    args = pretraining.parse_args(["--dataset_dir", "d", "--tokenizer", "t", "--output_dir", "o",
+                                   "--resume", "o/checkpoints/checkpoint_3"])  # fmt: skip
+    assert (args.lr, args.clip_grad, args.adam_betas, args.resume) == (5e-4, 3.0, [0.9, 0.98], "o/checkpoints/checkpoint_3")
+    args = finetuning.parse_args(["--model", "scratch", "--train-dataset", "t", "--output-dir", "o", "--lora"])
+    assert (args.layer_decay, args.min_lr, args.lora, args.lora_target_modules) == (0.65, 1e-6, True,
+                                                                                     ["qkv", "dense", "fc1", "fc2"])
+    with pytest.raises(SystemExit) as exit_info:  # argparse error: exit status 2 with the reason
+        tokenizer.parse_args(["--dataset-dir", "d", "--output-dir", "o", "--per-device-batch-size", "0"])
+    assert exit_info.value.code == 2
+    with pytest.raises(SystemExit):
+        pretraining.parse_args(["--dataset-dir", "d", "--tokenizer", "t", "--output-dir", "o", "--preset", "small"])

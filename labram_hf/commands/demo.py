@@ -22,7 +22,7 @@ def register(subparsers) -> None:
             OUTPUT/results.json, then reload the model with AutoModelForSequenceClassification and check its
             predictions."""
         ),
-        epilog="examples: labram demo | labram demo --output /tmp/demo --quick",
+        epilog="examples: labram demo | labram demo --output /tmp/demo --quick | labram demo --both-directions",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--output", default="demo-output", metavar="DIR",
@@ -32,6 +32,9 @@ def register(subparsers) -> None:
     parser.add_argument("--train-recording", choices=["absence", "spasms"], default="absence",
                         help="recording to train on; the other one is the test set (default: absence)")  # fmt: skip
     parser.add_argument("--no-scratch", action="store_true", help="skip the from-scratch comparison (saves ~40 s)")
+    parser.add_argument("--both-directions", action="store_true",
+                        help="also train on the test recording and test on the train recording (OUTPUT/reverse; "
+                             "OUTPUT/results.md holds both tables; about twice the time)")  # fmt: skip
     parser.add_argument("--overwrite", action="store_true",
                         help="write into a non-empty directory that is not an earlier demo output (the demo's own "
                              "entries there are replaced; nothing else is touched)")  # fmt: skip
@@ -44,7 +47,7 @@ def run(args) -> int:
     from ..demo import DEFAULT_SETTINGS, QUICK_SETTINGS, DemoError, run_demo
 
     settings = replace(QUICK_SETTINGS if args.quick else DEFAULT_SETTINGS, train_recording=args.train_recording,
-                       scratch=not args.no_scratch)  # fmt: skip
+                       scratch=not args.no_scratch, both_directions=args.both_directions)  # fmt: skip
     try:
         run_demo(args.output, quick=args.quick, seed=args.seed, overwrite=args.overwrite, settings=settings)
     except DemoError as err:
