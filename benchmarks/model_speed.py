@@ -29,6 +29,26 @@ because the machine may be shared; medians are stored too. On CUDA the reference
 the measured bf16 GEMM rate. Memory: CPU: peak resident set size of a fresh process per mode (and its growth over
 the loaded model); CUDA: ``torch.cuda.max_memory_allocated``.
 
+Against the original code (``--original DIR``, mode ``original``; CPU, fp32): DIR holds a copy of
+``modeling_finetune.py`` from github.com/935963004/LaBraM (never part of this repository; see
+``benchmarks/original_labram.py``). One fresh process builds the original ``labram_base_patch200_200`` with the
+original README's fine-tuning flags and converts its weights into ``LaBraMForSequenceClassification`` (the largest
+logit difference is recorded), then times both interleaved (A B C, C B A, ...; best and median of ``--iters``
+calls, wall clock and process CPU time): inference (eval, no_grad; ours eager and ``torch.compile``-d) and the
+training step (forward + cross-entropy + backward + AdamW step, drop path 0.1 in both; the original with the plain
+``torch.optim.AdamW`` its recipe builds, ours with the fused AdamW, and a copy of ours with the plain AdamW to
+separate the model's share from the optimiser's). ``vs_original`` in the JSON holds original time / our time
+(> 1: ours is faster); ``profile_seconds_by_op_category`` splits one call of each (torch.profiler self CPU time)
+into linear GEMMs, attention, LayerNorm, GELU, temporal convolution, copies, elementwise ops and the rest.
+
+    python benchmarks/model_speed.py --threads 2 --modes original --original /tmp/labram_original --iters 8 \
+        --warmup 1 --output benchmarks/results/model_speed_vs_original_cpu2.json
+
+With ``--threads 1`` the process CPU time of a call is the work itself, which other processes on a shared machine
+disturb far less than the wall clock (``benchmarks/results/model_speed_vs_original_cpu1.json``).
+
+The training step of every mode uses ``torch.optim.AdamW(fused=True)`` (CPU as well).
+
 GPU timing is host-sync free inside the measured loop: inputs live on the device, no ``.item()``, the optimiser
 is fused, CUDA events bracket the loop and one synchronisation ends it.
 """
@@ -57,7 +77,14 @@ def parse_args(argv=None):
     p.add_argument("--seconds", type=int, default=10)
     p.add_argument("--preset", default="base")
     p.add_argument("--modes", nargs="+", default=["eager", "sdpa", "compile", "int8"],
-                   choices=["eager", "sdpa", "compile", "int8"], help="int8: CPU only, inference only")
+                   choices=["eager", "sdpa", "compile", "int8", "original"],
+                   help="int8: CPU only, inference only; original: the original code vs ours (needs --original)")
+    p.add_argument("--original", default=None, metavar="DIR",
+                   help="directory holding the original modeling_finetune.py (github.com/935963004/LaBraM): adds "
+                        "the 'original' mode, the original and labram-hf with the same weights in one process, "
+                        "interleaved (see benchmarks/original_labram.py)")
+    p.add_argument("--no-original-compile", dest="original_compile", action="store_false",
+                   help="in the 'original' mode, skip the torch.compile inference variant")
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--iters", type=int, default=5)
     p.add_argument("--gemm-size", type=int, default=2048)
@@ -149,7 +176,8 @@ def run_child(args) -> dict:
         with torch.no_grad(), autocast:
             return m(input_values=values, channel_ids=ids).logits
 
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=(device == "cuda") or None)
+    # fused AdamW (one kernel for every parameter; CPU too since torch 2.4)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
 
     def train_step(m):
         with autocast:
@@ -221,11 +249,175 @@ def run_child(args) -> dict:
     }
 
 
+def _interleaved(functions: dict, warmup: int, iters: int) -> dict:
+    """
+    Time every function `iters` times, interleaved (A B C, then C B A, ...), so that load changes on a shared machine
+    hit every variant alike. Wall-clock and process CPU seconds per call; the best and the median of each.
+    """
+    warmup_seconds = {}
+    for name, function in functions.items():
+        started = time.perf_counter()
+        for _ in range(warmup):
+            function()
+        warmup_seconds[name] = time.perf_counter() - started
+    wall = {name: [] for name in functions}
+    cpu = {name: [] for name in functions}
+    names = list(functions)
+    for i in range(iters):
+        for name in names if i % 2 == 0 else names[::-1]:
+            wall_start, cpu_start = time.perf_counter(), time.process_time()
+            functions[name]()
+            wall[name].append(time.perf_counter() - wall_start)
+            cpu[name].append(time.process_time() - cpu_start)
+    return {
+        name: {
+            "best_seconds": min(wall[name]),
+            "median_seconds": statistics.median(wall[name]),
+            "seconds": wall[name],
+            "best_cpu_seconds": min(cpu[name]),
+            "median_cpu_seconds": statistics.median(cpu[name]),
+            "warmup_seconds": warmup_seconds[name],
+        }
+        for name in functions
+    }
+
+
+def _speedups(timings: dict, baseline: str) -> dict:
+    """baseline time / variant time (> 1: the variant is faster), from the best and from the median calls."""
+    base = timings[baseline]
+    return {
+        name: {
+            "best": base["best_seconds"] / t["best_seconds"],
+            "median": base["median_seconds"] / t["median_seconds"],
+            "best_cpu": base["best_cpu_seconds"] / t["best_cpu_seconds"],
+        }
+        for name, t in timings.items()
+        if name != baseline
+    }
+
+
+# torch.profiler op names grouped for the time budget of the comparison with the original.
+OP_CATEGORIES = {
+    "linear_gemm": ("aten::mm", "aten::addmm"),
+    "attention": ("aten::bmm", "aten::_softmax", "aten::_softmax_backward_data", "aten::_scaled_dot_product"),
+    "layer_norm": ("aten::native_layer_norm",),
+    "gelu": ("aten::gelu",),
+    "temporal_conv": ("aten::mkldnn_convolution", "aten::convolution_backward", "aten::native_group_norm"),
+    "copies": ("aten::copy_", "aten::cat", "aten::clone", "aten::_to_copy"),
+    "elementwise": ("aten::mul", "aten::add", "aten::div", "aten::addcmul", "aten::sum", "aten::fill_"),
+}
+
+
+def _profile_breakdown(function) -> dict:
+    """Self CPU seconds of one call by op category (torch.profiler; its overhead inflates small ops a little)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        function()
+    seconds = dict.fromkeys(list(OP_CATEGORIES) + ["other"], 0.0)
+    for event in prof.key_averages():
+        category = next(
+            (name for name, prefixes in OP_CATEGORIES.items() if event.key.startswith(prefixes)), "other"
+        )
+        seconds[category] += event.self_cpu_time_total / 1e6
+    seconds["total"] = sum(seconds.values())
+    return seconds
+
+
+def run_original_child(args) -> dict:
+    """The original code vs labram-hf, same weights, same process, interleaved (CPU; see original_labram.py)."""
+    import copy
+
+    import torch
+
+    sys.path.insert(0, HERE)
+    from original_labram import OriginalUnavailable, build_original_and_ours, max_logit_difference, original_inputs
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.original is None:
+        return {"mode": "original", "skipped": "no --original DIR given (the original code is not in this repository)"}
+    if args.device != "cpu" or args.dtype != "fp32":
+        return {"mode": "original", "skipped": "the comparison with the original runs on CPU in fp32 only"}
+    try:
+        pair = build_original_and_ours(args.original, preset=args.preset, num_labels=2, drop_path_rate=0.1)
+    except OriginalUnavailable as err:
+        return {"mode": "original", "skipped": str(err)}
+    original, ours = pair.original, pair.ours
+    torch.manual_seed(0)
+    b, c, a = args.batch_size, args.channels, args.seconds
+    values = torch.randn(b, c, a * 200) * 0.5
+    ids = torch.arange(c).unsqueeze(0).expand(b, -1).contiguous()
+    labels = torch.randint(0, 2, (b,))
+    patches, input_chans = original_inputs(values, ids)
+    logit_difference = max_logit_difference(pair, values, ids)
+
+    # Inference: eval mode, no_grad; ours eager and (as the inference commands may) under torch.compile.
+    inference_functions = {
+        "original": lambda: original(patches, input_chans=input_chans),
+        "ours": lambda: ours(input_values=values, channel_ids=ids).logits,
+    }
+    if args.original_compile:
+        compiled = torch.compile(ours)
+        inference_functions["ours_compiled"] = lambda: compiled(input_values=values, channel_ids=ids).logits
+    with torch.no_grad():
+        inference = _interleaved(inference_functions, args.warmup, args.iters)
+        inference_profile = {name: _profile_breakdown(inference_functions[name]) for name in ("original", "ours")}
+
+    # Training step: forward + cross-entropy + backward + AdamW step, drop path 0.1 in both. The original's recipe
+    # builds a plain torch.optim.AdamW (per-parameter loop on CPU); ours uses the fused AdamW, and a copy of ours
+    # with the plain AdamW separates the model's share of the gain from the optimiser's.
+    ours_plain = copy.deepcopy(ours)
+    for model in (original, ours, ours_plain):
+        model.train()
+    optimizers = {
+        "original": torch.optim.AdamW(original.parameters(), lr=1e-4),
+        "ours": torch.optim.AdamW(ours.parameters(), lr=1e-4, fused=True),
+        "ours_plain_adamw": torch.optim.AdamW(ours_plain.parameters(), lr=1e-4),
+    }
+    criterion = torch.nn.CrossEntropyLoss()
+
+    def step(name, loss):
+        loss.backward()
+        optimizers[name].step()
+        optimizers[name].zero_grad(set_to_none=True)
+
+    training_functions = {
+        "original": lambda: step("original", criterion(original(patches, input_chans=input_chans), labels)),
+        "ours": lambda: step("ours", ours(input_values=values, channel_ids=ids, labels=labels).loss),
+        "ours_plain_adamw": lambda: step(
+            "ours_plain_adamw", ours_plain(input_values=values, channel_ids=ids, labels=labels).loss
+        ),
+    }
+    training = _interleaved(training_functions, args.warmup, args.iters)
+    training_profile = {name: _profile_breakdown(training_functions[name]) for name in ("original", "ours")}
+    return {
+        "mode": "original",
+        "original_source": pair.source,
+        "timm": pair.timm,
+        "max_abs_logit_diff_eval": logit_difference,
+        "inference": inference,
+        "training": training,
+        "speedup_vs_original": {
+            "inference": _speedups(inference, "original"),
+            "training": _speedups(training, "original"),
+        },
+        "goals": {"inference": 1.4, "training": 1.6},
+        "profile_seconds_by_op_category": {"inference": inference_profile, "training": training_profile},
+        "num_threads": torch.get_num_threads(),
+    }
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args._child == "original":
+        print("RESULT " + json.dumps(run_original_child(args)))
+        return None
     if args._child:
         print("RESULT " + json.dumps(run_child(args)))
         return None
+    if args.original is not None and "original" not in args.modes:
+        args.modes = list(args.modes) + ["original"]
     import torch
 
     from labram_hf import LaBraMConfig
@@ -261,6 +453,20 @@ def main(argv=None):
             results.append({"mode": mode, "error": proc.stderr[-2000:]})
             continue
         r = json.loads(line[7:])
+        if mode == "original":
+            if "skipped" in r:
+                print(f"original: skipped ({r['skipped']})")
+            else:
+                for phase in ("inference", "training"):
+                    for name, ratio in r["speedup_vs_original"][phase].items():
+                        print(f"vs original  {phase:9s} {name:17s} {ratio['best']:.2f}x (best), "
+                              f"{ratio['median']:.2f}x (median), {ratio['best_cpu']:.2f}x (best CPU time); "
+                              f"goal {r['goals'][phase]}x")
+                    for name, seconds in r["profile_seconds_by_op_category"][phase].items():
+                        print(f"  profile {phase:9s} {name:9s} " + ", ".join(
+                            f"{key} {value:.2f}" for key, value in seconds.items() if value >= 0.005))
+            results.append(r)
+            continue
         for phase, factor in (("inference", 1), ("training", 3)):
             if r[phase] is None:
                 continue
@@ -290,7 +496,7 @@ def main(argv=None):
         results.append(r)
 
     # int8 against fp32 (the SDPA model it was made from), both measured in this run
-    by_mode = {r["mode"]: r for r in results if "inference" in r}
+    by_mode = {r["mode"]: r for r in results if "inference" in r and r["mode"] != "original"}
     int8_vs_fp32 = None
     if "int8" in by_mode and "sdpa" in by_mode:
         fp32, int8 = by_mode["sdpa"]["inference"], by_mode["int8"]["inference"]
@@ -315,6 +521,7 @@ def main(argv=None):
         "goals": {"inference_fraction_of_gemm": 0.8, "training_fraction_of_gemm": 0.75},
         "modes": results,
         "int8_vs_fp32": int8_vs_fp32,
+        "vs_original": next((r.get("speedup_vs_original") for r in results if r["mode"] == "original"), None),
         "load_average_at_start": load_before,
         "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpu_count": os.cpu_count(),
                     "torch": torch.__version__,

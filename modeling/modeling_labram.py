@@ -352,7 +352,8 @@ def interpolate_time_embeddings(time_embeddings: torch.Tensor, num_patches: int)
 
 
 def _add_positions(
-    embeddings: torch.Tensor,
+    cls_tokens: torch.Tensor,
+    patch_embeddings: torch.Tensor,
     channel_ids: torch.Tensor,
     num_patches: int,
     position_embeddings: torch.Tensor,
@@ -361,7 +362,8 @@ def _add_positions(
     interpolate_pos_encoding: bool = False,
 ) -> torch.Tensor:
     """
-    Add spatial and temporal embeddings to [B, 1 + L, D] (cls first, then channel-major patch tokens).
+    Add spatial and temporal embeddings to the cls tokens [B, 1, D] and the channel-major patch tokens [B, L, D];
+    returns the token sequence [B, 1 + L, D] (cls first).
 
     The spatial row of channel c is `position_embeddings[channel_ids[c] + 1]`; the cls token gets row 0, or with
     `cls_from_first_channel` the row of the first input channel (the original pre-training code's quirk). The
@@ -369,27 +371,21 @@ def _add_positions(
     gets temporal row `a`; with `interpolate_pos_encoding`, inputs longer than the table get the interpolated
     table ([`interpolate_time_embeddings`]).
     """
-    batch_size, _, hidden_size = embeddings.shape
+    batch_size, _, hidden_size = patch_embeddings.shape
     num_channels = channel_ids.shape[1]
-    channel_rows = position_embeddings[0, channel_ids + 1]  # [B, C, D]
-    patch_positions = channel_rows.unsqueeze(2).expand(batch_size, num_channels, num_patches, hidden_size)
-    patch_positions = patch_positions.reshape(batch_size, num_channels * num_patches, hidden_size)  # [B, L, D]
-    if cls_from_first_channel:
-        cls_position = patch_positions[:, :1]  # [B, 1, D]
-    else:
-        cls_position = position_embeddings[:, :1].expand(batch_size, 1, hidden_size)  # [B, 1, D]
-    embeddings = embeddings + torch.cat([cls_position, patch_positions], dim=1)
-
     if num_patches > time_embeddings.shape[1] and not interpolate_pos_encoding:
         raise ValueError(
             f"{num_patches} patches per channel exceed the {time_embeddings.shape[1]} temporal embeddings; pass "
             "`interpolate_pos_encoding=True` to interpolate them."
         )
-    patch_times = interpolate_time_embeddings(time_embeddings, num_patches).unsqueeze(1)  # [1, 1, A, D]
-    patch_times = patch_times.expand(batch_size, num_channels, num_patches, hidden_size)
-    patch_times = patch_times.reshape(batch_size, num_channels * num_patches, hidden_size)  # [B, L, D]
-    cls_time = embeddings.new_zeros(batch_size, 1, hidden_size)  # the cls token has no temporal embedding
-    return embeddings + torch.cat([cls_time, patch_times], dim=1)
+    channel_rows = position_embeddings[0, channel_ids + 1]  # [B, C, D]
+    patch_times = interpolate_time_embeddings(time_embeddings, num_patches)  # [1, A, D]
+    # Broadcast additions (no expanded copies of the tables), in the original's order: spatial, then temporal.
+    patches = patch_embeddings.reshape(batch_size, num_channels, num_patches, hidden_size)  # [B, C, A, D]
+    patches = (patches + channel_rows.unsqueeze(2)) + patch_times.unsqueeze(1)  # [B, C, A, D]
+    cls_position = channel_rows[:, :1] if cls_from_first_channel else position_embeddings[:, :1]  # [B or 1, 1, D]
+    cls_tokens = cls_tokens + cls_position  # [B, 1, D]; the cls token has no temporal embedding
+    return torch.cat([cls_tokens, patches.reshape(batch_size, num_channels * num_patches, hidden_size)], dim=1)
 
 
 class LaBraMEmbeddings(nn.Module):
@@ -422,8 +418,8 @@ class LaBraMEmbeddings(nn.Module):
             masked = bool_masked_pos.bool().unsqueeze(-1)  # [B, L, 1]
             embeddings = torch.where(masked, self.mask_token, embeddings)
         cls_tokens = self.cls_token.expand(batch_size, -1, -1)  # [B, 1, D]
-        embeddings = torch.cat([cls_tokens, embeddings], dim=1)  # [B, 1 + L, D]
         embeddings = _add_positions(
+            cls_tokens,
             embeddings,
             channel_ids,
             num_patches,
@@ -431,7 +427,7 @@ class LaBraMEmbeddings(nn.Module):
             self.time_embeddings,
             cls_from_first_channel=cls_from_first_channel,
             interpolate_pos_encoding=interpolate_pos_encoding,
-        )
+        )  # [B, 1 + L, D]
         return self.dropout(embeddings)
 
 
@@ -480,6 +476,18 @@ class LaBraMDropPath(nn.Module):
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         return drop_path(hidden_states, self.drop_prob, self.training)
 
+    def sample_scale(self, hidden_states: torch.Tensor) -> torch.Tensor | None:
+        """
+        The per-sample factor [B, 1, 1] that `forward` multiplies by (0 for a dropped sample, 1 / keep_prob
+        otherwise), drawn from the same random numbers; None when inactive (eval mode or p = 0).
+        """
+        if self.drop_prob == 0.0 or not self.training:
+            return None
+        keep_prob = 1 - self.drop_prob
+        shape = (hidden_states.shape[0],) + (1,) * (hidden_states.ndim - 1)
+        random_tensor = keep_prob + torch.rand(shape, dtype=hidden_states.dtype, device=hidden_states.device)
+        return random_tensor.floor_().div_(keep_prob)
+
     def extra_repr(self) -> str:
         return f"p={self.drop_prob}"
 
@@ -517,6 +525,26 @@ class LaBraMSelfAttention(nn.Module):
         self.dense.init_std_scale = 1.0 / math.sqrt(2.0 * (layer_idx + 1))
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
+    def _project_qkv(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        """
+        The fused projection [B, N, D] -> [B, N, 3 D] plus the q / zero k / v bias. A plain `nn.Linear` without
+        hooks runs as one GEMM with the bias (as the original's `F.linear`); anything else (PEFT adapters,
+        `quantize_dynamic` replacements, hooked modules) is called as a module and the bias added afterwards.
+        """
+        projection = self.qkv
+        if self.q_bias is None:
+            return projection(hidden_states)
+        bias = torch.cat([self.q_bias, torch.zeros_like(self.v_bias), self.v_bias])  # [3 D], k part exactly 0
+        plain = (
+            type(projection) is nn.Linear
+            and projection.bias is None
+            and not (projection._forward_hooks or projection._forward_pre_hooks)
+            and not (nn.modules.module._global_forward_hooks or nn.modules.module._global_forward_pre_hooks)
+        )
+        if plain:
+            return F.linear(hidden_states, projection.weight, bias)
+        return projection(hidden_states) + bias
+
     def forward(
         self,
         hidden_states: torch.Tensor,
@@ -524,16 +552,15 @@ class LaBraMSelfAttention(nn.Module):
         output_attentions: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         batch_size, seq_len, hidden_size = hidden_states.shape
-        # Call the (bias-free) projection module, so that wrapped or replaced Linears work (PEFT adapters,
-        # `torch.ao.quantization.quantize_dynamic`), then add the q / zero k / v bias.
-        qkv = self.qkv(hidden_states)  # [B, N, 3 D]
-        if self.q_bias is not None:
-            qkv = qkv + torch.cat([self.q_bias, torch.zeros_like(self.v_bias), self.v_bias])
+        qkv = self._project_qkv(hidden_states)  # [B, N, 3 D]
         qkv = qkv.reshape(batch_size, seq_len, 3, self.num_attention_heads, self.head_dim)  # [B, N, 3, H, d]
-        query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # 3 x [B, H, N, d]
+        # Views, no copies: the qk norms work per head vector, so they run in this token-major layout, and the
+        # gradient of `unbind` is a stack straight into the projection's layout.
+        query, key, value = qkv.unbind(2)  # 3 x [B, N, H, d]
         if self.q_norm is not None:
             query = self.q_norm(query)
             key = self.k_norm(key)
+        query, key, value = query.transpose(1, 2), key.transpose(1, 2), value.transpose(1, 2)  # 3 x [B, H, N, d]
 
         attention_interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
             self.config._attn_implementation, eager_attention_forward
@@ -593,15 +620,30 @@ class LaBraMLayer(GradientCheckpointingLayer):
         attention_output, attention_weights = self.attention(
             self.layernorm_before(hidden_states), attention_mask, output_attentions=output_attentions
         )
-        if self.lambda_1 is not None:
-            attention_output = self.lambda_1 * attention_output
-        hidden_states = hidden_states + self.drop_path(attention_output)
-
+        hidden_states = self._add_residual(hidden_states, attention_output, self.lambda_1)
         mlp_output = self.mlp(self.layernorm_after(hidden_states))
-        if self.lambda_2 is not None:
-            mlp_output = self.lambda_2 * mlp_output
-        hidden_states = hidden_states + self.drop_path(mlp_output)
+        hidden_states = self._add_residual(hidden_states, mlp_output, self.lambda_2)
         return hidden_states, attention_weights
+
+    def _add_residual(
+        self, hidden_states: torch.Tensor, branch_output: torch.Tensor, layer_scale: torch.Tensor | None
+    ) -> torch.Tensor:
+        """
+        `hidden_states + drop_path(layer_scale * branch_output)` [B, N, D]. The layer scale [D] and the per-sample
+        stochastic-depth factor [B, 1, 1] are folded into one small factor, so that the branch costs one fused
+        multiply-add pass instead of up to four elementwise passes (same numbers up to float rounding).
+        """
+        if not isinstance(self.drop_path, (LaBraMDropPath, nn.Identity)):  # a replaced module: apply it as is
+            branch_output = branch_output if layer_scale is None else layer_scale * branch_output
+            return hidden_states + self.drop_path(branch_output)
+        scale = layer_scale  # [D] or None
+        if isinstance(self.drop_path, LaBraMDropPath):
+            sample_scale = self.drop_path.sample_scale(hidden_states)  # [B, 1, 1] or None
+            if sample_scale is not None:
+                scale = sample_scale if scale is None else scale * sample_scale  # [B, 1, D]
+        if scale is None:
+            return hidden_states + branch_output
+        return torch.addcmul(hidden_states, branch_output, scale)
 
 
 class LaBraMEncoder(nn.Module):
@@ -1136,15 +1178,15 @@ class LaBraMDecoderEmbeddings(nn.Module):
         embeddings = self.projection(code_map.to(self.projection.weight.dtype))  # [B, D, C, A]
         embeddings = embeddings.flatten(2).transpose(1, 2)  # [B, C * A, D]
         cls_tokens = self.cls_token.expand(batch_size, -1, -1)  # [B, 1, D]
-        embeddings = torch.cat([cls_tokens, embeddings], dim=1)  # [B, 1 + L, D]
         embeddings = _add_positions(
+            cls_tokens,
             embeddings,
             channel_ids,
             num_patches,
             self.position_embeddings,
             self.time_embeddings,
             interpolate_pos_encoding=interpolate_pos_encoding,
-        )
+        )  # [B, 1 + L, D]
         return self.dropout(embeddings)
 
 
