@@ -22,8 +22,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -342,30 +340,33 @@ def convert_checkpoint(
 ) -> Path:
     """
     Convert an original `.pth` file into a Hugging Face directory: `model.safetensors`, `config.json` (with
-    `auto_map`), the remote-code files, `preprocessor_config.json` and `conversion_info.json` (source file name,
-    sha256, kind). The directory is written to a temporary sibling first and renamed, so a failure leaves nothing.
+    `auto_map`), the remote-code files, `preprocessor_config.json` (with the feature extractor's remote code) and
+    `conversion_info.json` (source file name, sha256, kind).
+
+    The output goes through :class:`labram_hf.outputs.OutputTarget`: it is checked before the checkpoint is read
+    (never the checkpoint itself or a directory holding it; an existing non-empty directory only with `overwrite`
+    and only when labram wrote it), written beside its final path with normal permissions and renamed into place,
+    so a failure leaves nothing behind. Output problems raise :class:`labram_hf.outputs.OutputError`.
     """
+    from ..feature_extraction_labram import LaBraMFeatureExtractor
+    from ..outputs import OutputTarget
+    from ..hub import add_remote_code
+
     checkpoint, output_dir = Path(checkpoint), Path(output_dir)
-    if output_dir.exists() and any(output_dir.iterdir()) and not overwrite:
-        raise FileExistsError(f"Output directory {output_dir} exists and is not empty (pass overwrite=True / --overwrite).")
-    state_dict = load_original_checkpoint(checkpoint)
     if kind != "auto" and kind not in KINDS:
         raise ValueError(f"Unknown checkpoint kind {kind!r}; expected auto or one of {KINDS}.")
+    target = OutputTarget(output_dir, inputs=[checkpoint], overwrite=overwrite, kind="dir", what="output directory",
+                          command="convert")  # fmt: skip
+    state_dict = load_original_checkpoint(checkpoint)
     try:
         model, kind = build_model(state_dict, kind, num_heads=num_heads)
     except (KeyError, ValueError, RuntimeError) as err:
         raise ValueError(f"{checkpoint}: cannot convert as {kind}: {err}") from err
 
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", dir=output_dir.parent))
-    try:
-        model.save_pretrained(staging)
-        try:
-            from ..feature_extraction_labram import LaBraMFeatureExtractor
-        except ImportError:  # pragma: no cover - only without the data layer
-            LaBraMFeatureExtractor = None
-        if LaBraMFeatureExtractor is not None:
-            LaBraMFeatureExtractor().save_pretrained(staging)
+    with target as out:
+        model.save_pretrained(out.work)
+        LaBraMFeatureExtractor().save_pretrained(out.work)  # the original recipe, with its remote code
+        add_remote_code(out.work)  # + pipeline code and custom_pipelines (encoders)
         info = {
             "source_file": checkpoint.name,
             "source_sha256": sha256sum(checkpoint),
@@ -373,11 +374,5 @@ def convert_checkpoint(
             "model_class": type(model).__name__,
             "num_source_tensors": len(state_dict),
         }
-        (staging / "conversion_info.json").write_text(json.dumps(info, indent=2) + "\n")
-        if output_dir.exists():
-            shutil.rmtree(output_dir)
-        os.replace(staging, output_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return output_dir
+        (out.work / "conversion_info.json").write_text(json.dumps(info, indent=2) + "\n")
+        return out.commit()

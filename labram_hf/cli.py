@@ -2,7 +2,12 @@
 
 Each sub-command lives in its own module under ``labram_hf.commands`` and exposes ``register(subparsers)``, which
 adds its parser and sets ``func`` (called with the parsed arguments, returns an exit code). User mistakes are raised
-as :class:`labram_hf.commands.UserError` and printed as one line plus a hint, without a traceback.
+as :class:`labram_hf.commands.UserError` or any other :class:`labram_hf.errors.LaBraMError` and printed as one line
+plus a hint, without a traceback (exit status 2).
+
+The CLI answers ``--help`` and argument errors at once: this module, :mod:`labram_hf` itself and the command
+modules import only the standard library at import time; torch, transformers, datasets and mne are imported by a
+command's ``run`` when it runs.
 """
 
 from __future__ import annotations
@@ -11,7 +16,8 @@ import argparse
 import importlib
 import sys
 
-from .commands import COMMANDS, UserError
+from .commands import COMMANDS
+from .errors import LaBraMError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,10 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     hf_logging.disable_progress_bar()
     try:
         code = args.func(args)
-    except UserError as err:
-        print(f"labram {args.command}: error: {err}", file=sys.stderr)
-        if err.hint:
-            print(f"hint: {err.hint}", file=sys.stderr)
+    except LaBraMError as err:
+        _print_error(args.command, " ".join(str(err).split()), err.hint)
+        return 2
+    except OSError as err:  # disk full, permissions changed mid-run, ...: the environment, not a bug
+        _print_error(args.command, " ".join(str(err).split()) or type(err).__name__,
+                     "check the paths, their permissions and the free disk space")  # fmt: skip
         return 2
     except KeyboardInterrupt:
         print(f"labram {args.command}: interrupted", file=sys.stderr)
@@ -52,6 +60,12 @@ def main(argv: list[str] | None = None) -> int:
         if progress_bars:
             hf_logging.enable_progress_bar()
     return int(code or 0)
+
+
+def _print_error(command: str, message: str, hint: str | None) -> None:
+    print(f"labram {command}: error: {message}", file=sys.stderr)
+    if hint:
+        print(f"hint: {' '.join(str(hint).split())}", file=sys.stderr)
 
 
 if __name__ == "__main__":

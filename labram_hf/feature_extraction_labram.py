@@ -10,27 +10,51 @@ Each recording is preprocessed with :func:`labram_hf.preprocessing.preprocess` (
 notch, resampling to 200 Hz, microvolts / 100 as float32) and cut to whole 200-sample patches. Recordings with
 different channel sets are padded along the channel axis (zeros, channel id 0) and a ``channel_mask`` (``True`` =
 real channel) is returned.
+
+Remote code: ``save_pretrained`` writes, next to ``preprocessor_config.json`` (which then carries an ``auto_map``),
+this module and the modules it imports relatively (``preprocessing.py``, ``channels.py``, ``constants.py``,
+``errors.py``), so ``AutoFeatureExtractor.from_pretrained(dir_or_repo, trust_remote_code=True)`` works where
+labram_hf is not installed. These files therefore import only numpy, scipy, mne, transformers, the standard library
+and each other; keep it that way (a relative import of any other module would ship it too).
 """
 
 from __future__ import annotations
 
+import math
+import sys
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from transformers import BatchFeature, FeatureExtractionMixin
 
+from .constants import MAX_TIME_PATCHES, PATCH_SIZE, SAMPLING_RATE
+from .errors import LaBraMError
 from .preprocessing import PreprocessedEEG, preprocess, preprocess_raw
 
-__all__ = ["LaBraMFeatureExtractor", "register_feature_extractor"]
+__all__ = ["CHANNEL_POLICIES", "LaBraMFeatureExtractor", "register_feature_extractor"]
+
+#: Values of ``channel_policy`` (what happens to EEG channels whose names are not in the vocabulary).
+CHANNEL_POLICIES: tuple[str, ...] = ("strict", "lenient", "aliases", "nearest", "interpolate")
 
 
 def _is_raw(obj: Any) -> bool:
+    mne = sys.modules.get("mne")  # an mne Raw cannot exist before mne is imported
+    return mne is not None and isinstance(obj, mne.io.BaseRaw)
+
+
+def _seconds(name: str, value: float | None) -> float | None:
+    """``value`` as a float of positive, finite seconds (or ``None``); anything else raises."""
+    if value is None:
+        return None
     try:
-        import mne
-    except ImportError:  # pragma: no cover
-        return False
-    return isinstance(obj, mne.io.BaseRaw)
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise LaBraMError(f"{name} must be a number of seconds, got {value!r}") from None
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise LaBraMError(f"{name} must be a positive, finite number of seconds, got {value!r}",
+                          hint=f"e.g. {name}=10.0")  # fmt: skip
+    return seconds
 
 
 class LaBraMFeatureExtractor(FeatureExtractionMixin):
@@ -48,32 +72,57 @@ class LaBraMFeatureExtractor(FeatureExtractionMixin):
             (for a 128 Hz headset use e.g. 45).
         notch_freq (`float` or `None`, defaults to 50.0): mains notch (Hz); 60 in the Americas, `None` for none.
         unit (`str`, defaults to `"V"`): unit of array inputs (`"V"`, `"mV"`, `"uV"`); mne Raw inputs are volts.
-        strict_channels (`bool`, defaults to `True`): unknown EEG channel names raise; `False` drops them with a
-            warning.
+        channel_policy (`str`, defaults to `"strict"`): how recorded channels map onto the LaBraM vocabulary:
+            `"strict"` (exact names; others raise), `"lenient"` (unknown names dropped with a warning), `"aliases"`
+            (also synonyms), `"nearest"` (unknown names mapped by electrode position), `"interpolate"` (missing
+            10-20 electrodes interpolated); see `labram_hf.channels` / `labram_hf.montage`.
+            (`strict_channels=True/False` is accepted as the older spelling of `"strict"`/`"lenient"`.)
+        montage (`str`, *optional*): electrode positions for `"nearest"`/`"interpolate"`: an mne montage name
+            (`"GSN-HydroCel-129"`, `"biosemi64"`, ...) or a montage file; `None` uses the recording's own.
+        bipolar (`str`, *optional*): a bipolar derivation such as `"Fpz-Cz"` raises (`None`), uses the row of its
+            first electrode (`"anode"`) or is dropped (`"drop"`).
         channels (`list[str]`, *optional*): explicit electrode selection and order (e.g. `TUH_CHANNELS`).
+        window_seconds (`float`, *optional*): length of the windows the model was trained on (seconds, a whole
+            number of patches). Datasets built by `labram prepare` / `build_dataset` record it, training copies it
+            into the model directory, and `labram predict` / `labram embed` cut recordings into windows of this
+            length. `None`: not fixed (inference then uses 10 s).
+        stride_seconds (`float`, *optional*): hop between window starts (default: `window_seconds`, no overlap);
+            used by `labram predict` / `labram embed` like `window_seconds`.
         do_preprocess (`bool`, defaults to `True`): with `False`, inputs are taken as already preprocessed (model
             units at `sampling_rate`) and are only validated, cut to patches and batched.
         padding_value (`float`, defaults to 0.0): value of padded channels.
+
+    All of these are saved in `preprocessor_config.json` (`save_pretrained`) and are the preprocessing contract of a
+    model: `labram predict` / `labram embed` apply them and warn when a command-line option overrides one. The file
+    also carries an `auto_map`, and this module's code is saved beside it (see the module docstring), so the
+    extractor loads with `trust_remote_code=True` where labram_hf is not installed (numpy, scipy and mne needed).
     """
 
     model_input_names = ["input_values", "channel_ids", "channel_mask"]
 
     def __init__(
         self,
-        sampling_rate: int = 200,
-        patch_size: int = 200,
-        max_time_patches: int = 16,
+        sampling_rate: int = int(SAMPLING_RATE),
+        patch_size: int = PATCH_SIZE,
+        max_time_patches: int = MAX_TIME_PATCHES,
         l_freq: float | None = 0.1,
         h_freq: float | None = 75.0,
         notch_freq: float | None = 50.0,
         unit: str = "V",
-        strict_channels: bool = True,
+        channel_policy: str = "strict",
         channels: Sequence[str] | None = None,
+        montage: str | None = None,
+        bipolar: str | None = None,
+        window_seconds: float | None = None,
+        stride_seconds: float | None = None,
         do_preprocess: bool = True,
         padding_value: float = 0.0,
         **kwargs,
     ):
         kwargs.pop("feature_extractor_type", None)
+        strict_channels = kwargs.pop("strict_channels", None)
+        if strict_channels is not None:  # the older spelling (configs saved before channel_policy existed)
+            channel_policy = "strict" if strict_channels else "lenient"
         super().__init__(**kwargs)
         self.sampling_rate = int(sampling_rate)
         self.patch_size = int(patch_size)
@@ -82,10 +131,25 @@ class LaBraMFeatureExtractor(FeatureExtractionMixin):
         self.h_freq = None if h_freq is None else float(h_freq)
         self.notch_freq = None if notch_freq is None else float(notch_freq)
         self.unit = unit
-        self.strict_channels = bool(strict_channels)
+        if channel_policy not in CHANNEL_POLICIES:
+            raise LaBraMError(f"channel_policy must be one of {CHANNEL_POLICIES}, got {channel_policy!r}")
+        self.channel_policy = channel_policy
         self.channels = None if channels is None else [str(c) for c in channels]
+        if montage is not None and not isinstance(montage, str):
+            raise LaBraMError(f"montage must be an mne montage name or a file path (a string), got {type(montage)}")
+        if bipolar not in (None, "anode", "drop"):
+            raise LaBraMError(f"bipolar must be None, 'anode' or 'drop', got {bipolar!r}")
+        self.montage = montage
+        self.bipolar = bipolar
+        self.window_seconds = _seconds("window_seconds", window_seconds)
+        self.stride_seconds = _seconds("stride_seconds", stride_seconds)
         self.do_preprocess = bool(do_preprocess)
         self.padding_value = float(padding_value)
+
+    @property
+    def strict_channels(self) -> bool:
+        """``True`` when unknown channel names raise (``channel_policy == "strict"``)."""
+        return self.channel_policy == "strict"
 
     # ----------------------------------------------------------------------------------------------------------
     def preprocess_one(
@@ -98,21 +162,41 @@ class LaBraMFeatureExtractor(FeatureExtractionMixin):
         source: str | None = None,
         **overrides,
     ) -> PreprocessedEEG:
-        """Preprocess one recording (array ``[channels, time]`` or mne Raw) with this extractor's settings."""
+        """Preprocess one recording (array ``[channels, time]`` or mne Raw) with this extractor's settings.
+
+        An :class:`mne.Epochs` gives a :class:`~labram_hf.preprocessing.PreprocessedEpochs` (one entry per trial),
+        filtered trial by trial (:func:`labram_hf.preprocessing.preprocess_epochs`; filter the continuous recording
+        before cutting trials whenever it exists).
+        """
         kwargs: dict[str, Any] = dict(
             l_freq=self.l_freq,
             h_freq=self.h_freq,
             notch=self.notch_freq,
             target_sfreq=float(self.sampling_rate),
-            strict=self.strict_channels,
+            channel_policy=self.channel_policy,
+            bipolar=self.bipolar,
+            montage=self.montage,
             channels=self.channels,
             min_samples=self.patch_size,
         )
+        if "strict" in overrides and "channel_policy" not in overrides:  # the old spelling overrides the policy
+            kwargs.pop("channel_policy")
         kwargs.update(overrides)
         if _is_raw(eeg):
             if not self.do_preprocess:
                 raise ValueError("do_preprocess=False expects arrays in model units, not mne Raw objects")
             return preprocess_raw(eeg, source=source, **kwargs)
+        mne = sys.modules.get("mne")
+        if mne is not None and isinstance(eeg, mne.epochs.BaseEpochs):  # trials: the epoch-only path, one per row
+            from .preprocessing import preprocess_epochs
+
+            if not self.do_preprocess:
+                raise ValueError("do_preprocess=False expects arrays in model units, not mne Epochs objects")
+            kwargs.pop("precision", None)
+            # datasets of trials record the part of each trial they kept (seconds around the event)
+            kwargs.setdefault("tmin", getattr(self, "epochs_tmin", None))
+            kwargs.setdefault("tmax", getattr(self, "epochs_tmax", None))
+            return preprocess_epochs(eeg, source=source, **kwargs)
         data = np.asarray(eeg.detach().cpu().numpy() if hasattr(eeg, "detach") else eeg)
         where = f"{source}: " if source else ""
         if channel_names is None:
@@ -137,13 +221,14 @@ class LaBraMFeatureExtractor(FeatureExtractionMixin):
             raise ValueError(f"{where}expected [channels, time] with {len(channel_names)} channels, got {data.shape}")
         if not np.isfinite(data).all():
             raise ValueError(f"{where}NaN/Inf samples in the input")
-        pos, ids, dropped = select_channels(
-            list(channel_names), channels=kwargs["channels"], strict=kwargs["strict"], source=source
-        )
+        channel_args = ("channels", "channel_policy", "strict", "bipolar", "montage", "positions")
+        selection = select_channels(list(channel_names), source=source,
+                                    **{k: kwargs[k] for k in channel_args if k in kwargs})  # fmt: skip
+        _, ids, dropped = selection
         return PreprocessedEEG(
-            values=np.asarray(data[pos], dtype=np.float32),
+            values=np.asarray(selection.apply(data), dtype=np.float32),
             channel_ids=ids,
-            channel_names=[str(channel_names[p]) for p in pos],
+            channel_names=selection.names,
             sfreq=float(self.sampling_rate),
             source=source,
             dropped_channels=dropped,
@@ -164,8 +249,9 @@ class LaBraMFeatureExtractor(FeatureExtractionMixin):
         """Preprocess and batch one recording or a list of recordings.
 
         Args:
-            eeg: an array ``[channels, time]`` (numpy or torch), an :class:`mne.io.BaseRaw`, a list of these, or a
-                stacked array ``[batch, channels, time]``.
+            eeg: an array ``[channels, time]`` (numpy or torch), an :class:`mne.io.BaseRaw`, an :class:`mne.Epochs`
+                (one row per trial), a list of these, or a stacked array ``[batch, channels, time]`` (each row
+                filtered as a recording of its own).
             sampling_rate: rate of array inputs in Hz (ignored for Raw inputs, which carry their own).
             channel_names: names of the rows of array inputs: one list for all recordings, or one list each.
             unit: unit of array inputs (default: the extractor's ``unit``).
@@ -200,10 +286,13 @@ class LaBraMFeatureExtractor(FeatureExtractionMixin):
             source = None
             if _is_raw(item) and item.filenames and item.filenames[0] is not None:
                 source = str(item.filenames[0])
+            elif getattr(item, "filename", None) is not None and not isinstance(item, np.ndarray):  # mne Epochs
+                source = str(item.filename)
             elif batched:
                 source = f"recording {i}"
-            processed.append(self.preprocess_one(item, sampling_rate=rate, channel_names=names, unit=unit,
-                                                 source=source, **kwargs))  # fmt: skip
+            one = self.preprocess_one(item, sampling_rate=rate, channel_names=names, unit=unit, source=source,
+                                      **kwargs)  # fmt: skip
+            processed.extend(one.trials() if hasattr(one, "trials") else [one])  # mne Epochs: one row per trial
 
         n_patches = [p.n_patches(self.patch_size) for p in processed]
         too_long = [i for i, n in enumerate(n_patches) if n > self.max_time_patches]
@@ -238,20 +327,15 @@ class LaBraMFeatureExtractor(FeatureExtractionMixin):
 
 
 def register_feature_extractor() -> None:
-    """Make ``AutoFeatureExtractor.from_pretrained(dir)`` find :class:`LaBraMFeatureExtractor`.
+    """Register the LaBraM classes (this extractor included) with the transformers Auto classes. Idempotent.
 
-    ``AutoFeatureExtractor`` resolves the ``feature_extractor_type`` stored in ``preprocessor_config.json`` by class
-    name among the registered extractors, and a model directory without that key by the type of its config. We
-    register under :class:`LaBraMConfig` (model_type ``"labram"``) when it is importable, else under the string
-    ``"labram"``; both make the class name resolvable. Idempotent.
+    ``import labram_hf`` already arranges this (on demand); kept for explicit calls. Only available with labram_hf
+    installed, not in the remote-code copy of this module.
     """
-    from transformers import AutoFeatureExtractor
+    import importlib
 
-    key: Any = "labram"
-    try:
-        from .modeling.configuration_labram import LaBraMConfig
+    importlib.import_module("labram_hf._auto_registration").register_all()
 
-        key = LaBraMConfig
-    except Exception:  # pragma: no cover - modeling package unavailable or mid-edit
-        pass
-    AutoFeatureExtractor.register(key, LaBraMFeatureExtractor, exist_ok=True)
+
+# save_pretrained writes this module (and its relative imports) beside preprocessor_config.json, with an auto_map.
+LaBraMFeatureExtractor.register_for_auto_class("AutoFeatureExtractor")

@@ -5,13 +5,28 @@ The upload folder holds exactly :data:`UPLOAD_FILES`:
 * ``model.safetensors`` (or its shards and ``model.safetensors.index.json``),
 * ``config.json`` with a complete ``auto_map`` (AutoConfig, AutoModel and, for LaBraM, the sequence-classification
   and pre-training heads), so ``trust_remote_code=True`` works where ``labram_hf`` is not installed,
-* the remote code ``configuration_labram.py`` and ``modeling_labram.py`` (this package's own model files),
-* ``preprocessor_config.json`` (the model's :class:`~labram_hf.LaBraMFeatureExtractor`; defaults when absent),
+* the model's remote code :data:`MODEL_CODE_FILES` (``configuration_labram.py``, ``modeling_labram.py``: this
+  package's own model files),
+* ``preprocessor_config.json`` (the model's :class:`~labram_hf.LaBraMFeatureExtractor`; defaults when absent) with
+  an ``auto_map``, and the extractor's remote code :data:`EXTRACTOR_CODE_FILES` (``feature_extraction_labram.py``
+  and the modules it imports relatively), written by the extractor's ``save_pretrained``, so that
+  ``AutoFeatureExtractor.from_pretrained(repo, trust_remote_code=True)`` works without labram_hf (needs numpy,
+  scipy and mne),
+* the pipelines' remote code :data:`PIPELINE_CODE_FILES` (``pipeline_labram.py``) and, for LaBraM encoders,
+  ``custom_pipelines`` in ``config.json`` (:func:`custom_pipelines_config`: ``eeg-classification``,
+  ``eeg-feature-extraction`` and ``feature-extraction``), so ``pipeline(task, model=repo, trust_remote_code=True)``
+  works without labram_hf (transformers asks for ``trust_remote_code=True`` for such a repo even where labram_hf is
+  installed),
 * ``README.md``: a model card from :mod:`labram_hf.model_card`, fed with ``conversion_info.json`` and
   ``training_metadata.json`` found in the model directory plus the caller's metadata.
 
+:func:`add_remote_code` adds the same remote code (model, extractor, pipelines, ``auto_map`` and
+``custom_pipelines``) to an existing model directory in place.
+
 The folder is checked before it is returned: the weights load into the matching labram-hf class with no missing or
-unexpected keys.
+unexpected keys. A ``--dry-run`` folder is written through :class:`labram_hf.outputs.OutputTarget`: never over the
+model directory (or a directory holding it), only over an earlier labram output, atomically, with normal
+permissions.
 """
 
 from __future__ import annotations
@@ -19,32 +34,68 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .errors import LaBraMError
+
 __all__ = [
+    "EXTRACTOR_CODE_FILES",
+    "MODEL_CODE_FILES",
+    "PIPELINE_CODE_FILES",
     "REMOTE_CODE_FILES",
     "UPLOAD_FILES",
     "HubError",
+    "add_remote_code",
     "assemble_upload_folder",
     "collect_metadata",
+    "custom_pipelines_config",
     "push_folder",
+    "write_upload_folder",
 ]
 
-REMOTE_CODE_FILES = ("configuration_labram.py", "modeling_labram.py")
+
+
+def _code_files(module_name: str) -> tuple[str, ...]:
+    """A module of this package and, recursively, the modules it imports relatively: what transformers copies
+    beside a saved custom object (``custom_object_save``) and loads with it."""
+    from transformers.dynamic_module_utils import get_relative_import_files
+
+    module = Path(__file__).with_name(module_name)
+    return (module.name, *sorted(Path(f).name for f in get_relative_import_files(str(module))))
+
+
+#: Remote code of the models (copied from labram_hf.modeling).
+MODEL_CODE_FILES = ("configuration_labram.py", "modeling_labram.py")
+#: Remote code of the feature extractor (written by its save_pretrained beside preprocessor_config.json).
+EXTRACTOR_CODE_FILES = _code_files("feature_extraction_labram.py")
+#: Remote code the pipelines add to the extractor's (labram_hf.pipeline_labram; it imports the extractor's modules).
+PIPELINE_CODE_FILES = tuple(n for n in _code_files("pipeline_labram.py") if n not in EXTRACTOR_CODE_FILES)
+REMOTE_CODE_FILES = (*MODEL_CODE_FILES, *EXTRACTOR_CODE_FILES, *PIPELINE_CODE_FILES)
 UPLOAD_FILES = ("model.safetensors", "config.json", *REMOTE_CODE_FILES, "preprocessor_config.json", "README.md")
+#: ``auto_map`` of a saved feature extractor (preprocessor_config.json).
+EXTRACTOR_AUTO_MAP = {"AutoFeatureExtractor": "feature_extraction_labram.LaBraMFeatureExtractor"}
+
+
+def custom_pipelines_config() -> dict[str, dict[str, Any]]:
+    """``config.json`` ``custom_pipelines`` of a LaBraM encoder: task -> ``{"impl": "pipeline_labram.Class", "pt":
+    [Auto class]}`` for ``eeg-classification`` and ``eeg-feature-extraction``, and ``feature-extraction`` (the
+    built-in task name) for the embeddings of this model only."""
+    from ._auto_registration import PIPELINE_TASKS
+
+    entries = {task: {"impl": f"pipeline_labram.{cls}", "pt": [auto], "type": "multimodal"}
+               for task, (cls, auto) in PIPELINE_TASKS.items()}  # fmt: skip
+    entries["feature-extraction"] = dict(entries["eeg-feature-extraction"])
+    return entries
+
+
 #: Files in a model directory that feed the model card.
 METADATA_FILES = ("conversion_info.json", "training_metadata.json")
 
 
-class HubError(ValueError):
+class HubError(LaBraMError):
     """A user-facing publishing problem; ``hint`` says what to do."""
-
-    def __init__(self, message: str, hint: str | None = None):
-        super().__init__(message)
-        self.hint = hint
 
 
 def _modeling_dir() -> Path:
@@ -144,19 +195,41 @@ def assemble_upload_folder(
     overwrite: bool = False,
     verify: bool = True,
 ) -> Path:
-    """Write the exact upload folder of ``model_dir`` to ``output_dir`` (see the module docstring)."""
-    from .model_card import build_model_card
+    """Write the exact upload folder of ``model_dir`` to ``output_dir`` (see the module docstring).
 
-    model_dir, output_dir = Path(model_dir), Path(output_dir)
+    ``output_dir`` is checked before anything is read or written (see :class:`labram_hf.outputs.OutputTarget`;
+    problems raise :class:`~labram_hf.outputs.OutputError`), assembled beside it and moved into place at the end.
+    """
+    from .outputs import OutputTarget
+
+    model_dir = Path(model_dir)
+    _check_model_dir(model_dir)
+    target = OutputTarget(output_dir, inputs=[model_dir], overwrite=overwrite, kind="dir", what="upload folder",
+                          command="push")  # fmt: skip
+    with target as out:
+        write_upload_folder(model_dir, out.work, repo_id=repo_id, metadata=metadata, verify=verify)
+        return out.commit()
+
+
+def _check_model_dir(model_dir: Path) -> None:
     if not model_dir.is_dir():
         raise HubError(f"model directory not found: {model_dir}", hint="pass a directory written by save_pretrained")
     if not (model_dir / "config.json").is_file():
         raise HubError(f"{model_dir}: no config.json", hint="pass a directory written by save_pretrained")
-    if output_dir.resolve() == model_dir.resolve():
-        raise HubError("the upload folder must differ from the model directory", hint="choose another --dry-run DIR")
-    if output_dir.exists() and (not output_dir.is_dir() or any(output_dir.iterdir())) and not overwrite:
-        raise HubError(f"{output_dir} exists and is not empty", hint="choose a new directory or pass --overwrite")
 
+
+def write_upload_folder(
+    model_dir: str | os.PathLike,
+    folder: str | os.PathLike,
+    repo_id: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    verify: bool = True,
+) -> Path:
+    """Write the upload files of ``model_dir`` into the existing (empty) directory ``folder``; returns ``folder``."""
+    from .model_card import build_model_card
+
+    model_dir, folder = Path(model_dir), Path(folder)
+    _check_model_dir(model_dir)
     config_dict = _read_json(model_dir / "config.json")
     auto_map, classes = _model_classes(config_dict.get("model_type"))
     architectures = config_dict.get("architectures") or []
@@ -164,41 +237,88 @@ def assemble_upload_folder(
         raise HubError(f"{model_dir}/config.json must name exactly one architecture, got {architectures}")
     weights = _weight_files(model_dir)
 
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", dir=output_dir.parent))
-    try:
-        for name in weights:
-            shutil.copyfile(model_dir / name, staging / name)
-        config_dict["auto_map"] = {**(config_dict.get("auto_map") or {}), **auto_map}
-        (staging / "config.json").write_text(json.dumps(config_dict, indent=2, sort_keys=True) + "\n")
-        for name in REMOTE_CODE_FILES:
-            shutil.copyfile(_modeling_dir() / name, staging / name)
+    for name in weights:
+        shutil.copyfile(model_dir / name, folder / name)
+    config_dict["auto_map"] = {**(config_dict.get("auto_map") or {}), **auto_map}
+    if config_dict.get("model_type") == "labram":  # the tokenizer has no pipeline (the files travel anyway)
+        config_dict["custom_pipelines"] = custom_pipelines_config()
+    for name in PIPELINE_CODE_FILES:
+        shutil.copyfile(Path(__file__).with_name(name), folder / name)
+    (folder / "config.json").write_text(json.dumps(config_dict, indent=2, sort_keys=True) + "\n")
+    for name in MODEL_CODE_FILES:
+        shutil.copyfile(_modeling_dir() / name, folder / name)
 
-        from transformers import AutoConfig
+    from transformers import AutoConfig
 
-        from . import LaBraMConfig  # noqa: F401  (registration)
-        from .feature_extraction_labram import LaBraMFeatureExtractor
+    from . import LaBraMConfig  # noqa: F401  (registration)
+    from .feature_extraction_labram import LaBraMFeatureExtractor
 
-        config = AutoConfig.from_pretrained(str(staging))
-        if (model_dir / "preprocessor_config.json").is_file():
+    config = AutoConfig.from_pretrained(str(folder))
+    if (model_dir / "preprocessor_config.json").is_file():
+        try:
             fe = LaBraMFeatureExtractor.from_pretrained(str(model_dir))
-        else:
-            fe = LaBraMFeatureExtractor(
-                sampling_rate=config.sampling_rate, patch_size=config.patch_size, max_time_patches=config.max_time_patches
-            )
-        fe.save_pretrained(str(staging))
+        except (OSError, ValueError) as err:
+            raise HubError(f"{model_dir}/preprocessor_config.json is not a LaBraM feature extractor: "
+                           f"{' '.join(str(err).split())[:300]}",
+                           hint="fix or delete the file (the original defaults are then used)") from None  # fmt: skip
+    else:
+        fe = LaBraMFeatureExtractor(
+            sampling_rate=config.sampling_rate, patch_size=config.patch_size, max_time_patches=config.max_time_patches
+        )
+    fe.save_pretrained(str(folder))  # preprocessor_config.json with auto_map + EXTRACTOR_CODE_FILES
+    missing = [name for name in EXTRACTOR_CODE_FILES if not (folder / name).is_file()]
+    if missing:  # pragma: no cover - only if the extractor stopped registering for AutoFeatureExtractor
+        raise HubError(f"the feature extractor's remote code was not written: {missing}")
 
-        card = build_model_card(config, collect_metadata(model_dir, metadata), feature_extractor=fe, repo_id=repo_id)
-        card.save(staging / "README.md")
-        if verify:
-            _verify(staging, architectures[0], classes)
-        if output_dir.exists():
-            shutil.rmtree(output_dir) if output_dir.is_dir() else output_dir.unlink()
-        os.replace(staging, output_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return output_dir
+    card = build_model_card(config, collect_metadata(model_dir, metadata), feature_extractor=fe, repo_id=repo_id)
+    card.save(folder / "README.md")
+    if verify:
+        _verify(folder, architectures[0], classes)
+    return folder
+
+
+def add_remote_code(model_dir: str | os.PathLike) -> Path:
+    """Make a saved LaBraM model directory usable with ``trust_remote_code=True`` where labram_hf is not installed,
+    in place, and return it.
+
+    Copies the model code (:data:`MODEL_CODE_FILES`) and, for LaBraM encoders, the feature extractor's and the
+    pipelines' code (:data:`EXTRACTOR_CODE_FILES`, :data:`PIPELINE_CODE_FILES`) into the directory; completes the
+    ``auto_map`` of ``config.json`` (and of ``preprocessor_config.json`` when present) and writes
+    ``custom_pipelines`` (:func:`custom_pipelines_config`), so that ``pipeline("eeg-classification", model=dir,
+    trust_remote_code=True)`` works. ``labram push`` does the same in its upload folder.
+
+    Note: transformers asks for ``trust_remote_code=True`` for every model whose config lists
+    ``custom_pipelines`` -- also where labram_hf is installed (where a directory without them needs no flag).
+    """
+    model_dir = Path(model_dir)
+    _check_model_dir(model_dir)
+    config_dict = _read_json(model_dir / "config.json")
+    auto_map, _ = _model_classes(config_dict.get("model_type"))
+    config_dict["auto_map"] = {**(config_dict.get("auto_map") or {}), **auto_map}
+    for name in MODEL_CODE_FILES:
+        shutil.copyfile(_modeling_dir() / name, model_dir / name)
+    if config_dict.get("model_type") == "labram":
+        config_dict["custom_pipelines"] = custom_pipelines_config()
+        for name in (*EXTRACTOR_CODE_FILES, *PIPELINE_CODE_FILES):
+            shutil.copyfile(Path(__file__).with_name(name), model_dir / name)
+        extractor = model_dir / "preprocessor_config.json"
+        if extractor.is_file():
+            fe_dict = _read_json(extractor)
+            if fe_dict.get("auto_map") != EXTRACTOR_AUTO_MAP:
+                _write_json(extractor, {**fe_dict, "auto_map": {**(fe_dict.get("auto_map") or {}),
+                                                                **EXTRACTOR_AUTO_MAP}})  # fmt: skip
+    _write_json(model_dir / "config.json", config_dict)
+    return model_dir
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    """Replace ``path`` by ``data`` atomically (written beside it, then renamed)."""
+    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    try:
+        partial.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def push_folder(
@@ -217,10 +337,13 @@ def push_folder(
 
         api = HfApi()
     api.create_repo(repo_id=repo_id, repo_type="model", private=private, exist_ok=True)
+    from .outputs import MARKER_FILE
+
     info = api.upload_folder(
         folder_path=str(folder),
         repo_id=repo_id,
         repo_type="model",
         commit_message=commit_message or "Upload LaBraM model with labram-hf",
+        ignore_patterns=[MARKER_FILE, ".*.lock"],  # labram's own bookkeeping of a --dry-run folder
     )
     return str(getattr(info, "commit_url", info))

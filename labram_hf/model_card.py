@@ -50,12 +50,14 @@ _PREPROCESSING_FIELDS = (
     ("patch_size", "Patch size (samples)"),
     ("max_time_patches", "Longest input (patches = seconds)"),
     ("window_seconds", "Window length (s)"),
+    ("stride_seconds", "Window stride (s)"),
     ("l_freq", "High-pass edge (Hz)"),
     ("h_freq", "Low-pass edge (Hz)"),
     ("notch_freq", "Notch (Hz)"),
     ("unit", "Unit of array inputs"),
     ("channels", "Channel selection"),
-    ("strict_channels", "Unknown channels raise"),
+    ("channel_policy", "Unknown channels (strict: raise, lenient: drop)"),
+    ("strict_channels", "Unknown channels raise"),  # configs saved before channel_policy existed
 )
 
 
@@ -239,13 +241,18 @@ inputs = fe(raw.crop(0, 10, include_tmax=False))   # input_values [1, C, T], cha
 {call}
 ```
 
-Without it, the model code ships with the repository (`trust_remote_code=True`); inputs are then
-`input_values` [batch, channels, time] (microvolts / 100, 200 Hz, whole seconds, at most
-`config.max_time_patches` s) and `channel_ids` [batch, channels] (positions in LaBraM's 128-electrode vocabulary):
+Without it, the model code and the feature extractor's code ship with the repository
+(`trust_remote_code=True`). The feature extractor needs `numpy`, `scipy` and `mne` (`pip install mne scipy`);
+the model needs only `torch` and `transformers`. Inputs are `input_values` [batch, channels, time] (microvolts /
+100, 200 Hz, whole seconds, at most `config.max_time_patches` s) and `channel_ids` [batch, channels] (positions in
+LaBraM's 128-electrode vocabulary), which the feature extractor produces from a recording:
 
 ```python
-from transformers import {auto}
-model = {auto}.from_pretrained("{repo}", trust_remote_code=True)
+import mne
+from transformers import AutoFeatureExtractor, {auto}
+model = {auto}.from_pretrained("{repo}", trust_remote_code=True).eval()
+fe = AutoFeatureExtractor.from_pretrained("{repo}", trust_remote_code=True)
+inputs = fe(mne.io.read_raw_edf("recording.edf").crop(0, 10, include_tmax=False))
 ```
 
 Command line: `labram embed FILES --model {repo} --output emb.parquet`"""  + (
@@ -291,7 +298,8 @@ def _license_section(metadata: Mapping[str, Any]) -> str:
         [
             "## Licence",
             "",
-            "- Code (`configuration_labram.py`, `modeling_labram.py`, the `labram-hf` package): MIT.",
+            "- Code (`configuration_labram.py`, `modeling_labram.py`, `feature_extraction_labram.py` and its helper "
+            "modules, the `labram-hf` package): MIT.",
             f"- Weights: as their source. Converted weights keep the licence of the original release "
             f"({ORIGINAL_CODE_URL}); fine-tuned weights are also bound by the terms of their training data "
             f"(e.g. the TUH EEG corpus data use agreement). Declared weights licence: `{weights}`.",

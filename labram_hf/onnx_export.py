@@ -30,6 +30,8 @@ from typing import Literal
 
 import torch
 
+from .errors import LaBraMError
+
 __all__ = ["EXPORTERS", "OUTPUTS", "LaBraMOnnxWrapper", "OnnxExportError", "export_onnx", "load_for_export"]
 
 EXPORTERS = ("torchscript", "dynamo")
@@ -37,10 +39,8 @@ OUTPUTS = ("auto", "logits", "pooler_output")
 DEFAULT_OPSET = 18
 
 
-class OnnxExportError(ValueError):
-    def __init__(self, message: str, hint: str | None = None):
-        super().__init__(message)
-        self.hint = hint
+class OnnxExportError(LaBraMError):
+    """A user-facing problem; ``hint`` says what to do."""
 
 
 class LaBraMOnnxWrapper(torch.nn.Module):
@@ -65,14 +65,22 @@ def load_for_export(model_or_dir, output: str = "auto") -> tuple[torch.nn.Module
     if isinstance(model_or_dir, torch.nn.Module):
         model = copy.deepcopy(model_or_dir)
     else:
-        from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification
+        from transformers import AutoConfig
         from transformers.utils import logging as hf_logging
+
+        from .inference import InferenceError, load_model_strict
 
         path = Path(model_or_dir)
         if not (path / "config.json").is_file():
             raise OnnxExportError(f"{path} is not a model directory (no config.json)",
                                   hint="pass a directory written by `labram convert` or save_pretrained")  # fmt: skip
-        config = AutoConfig.from_pretrained(str(path))
+        try:
+            config = AutoConfig.from_pretrained(str(path))
+        except (OSError, ValueError) as err:
+            raise OnnxExportError(
+                f"cannot read {path / 'config.json'}: {' '.join(str(err).split())[:300]}",
+                hint="pass a directory written by `labram convert` or save_pretrained",
+            ) from None
         if config.model_type != "labram":
             raise OnnxExportError(f"{path} holds a {config.model_type!r} model; only LaBraM encoders and "
                                   "classifiers export to ONNX", hint="pass a LaBraM model directory")  # fmt: skip
@@ -84,9 +92,11 @@ def load_for_export(model_or_dir, output: str = "auto") -> tuple[torch.nn.Module
                                   hint="use --output pooler_output for embeddings")  # fmt: skip
         previous = hf_logging.get_verbosity()
         hf_logging.set_verbosity_error()
-        try:
-            cls = AutoModelForSequenceClassification if output == "logits" else AutoModel
-            model = cls.from_pretrained(str(path), attn_implementation="eager")
+        try:  # strict: missing or unknown weights are an error, never random layers in the graph
+            model = load_model_strict(path, head="classifier" if output == "logits" else "backbone",
+                                      attn_implementation="eager")  # fmt: skip
+        except InferenceError as err:
+            raise OnnxExportError(str(err), hint=err.hint) from None
         finally:
             hf_logging.set_verbosity(previous)
     if isinstance(model, LaBraMForSequenceClassification):
@@ -152,6 +162,10 @@ def export_onnx(
                 dynamic_shapes={"input_values": {0: batch, 1: channels, 2: time}, "channel_ids": {0: batch, 1: channels}},
                 **names,
             )  # fmt: skip
-            program.save(str(path), external_data=False)
+            # the saver infers the file format from the extension: write `*.onnx`, then move to `path` if needed
+            onnx_path = path if path.suffix == ".onnx" else path.with_name(path.name + ".onnx")
+            program.save(str(onnx_path), external_data=False)
+            if onnx_path != path:
+                os.replace(onnx_path, path)
     wrapper.eval()  # the exporter restores the training flag it found; keep the caller's model in eval
     return path

@@ -70,6 +70,13 @@ def check_files(out: Path, pth: Path, kind: str):
     assert info["kind"] == kind
     config = json.loads((out / "config.json").read_text())
     assert "AutoConfig" in config["auto_map"] and "AutoModel" in config["auto_map"]
+    # encoders carry the pipelines' remote code (pipeline(task, model=out, trust_remote_code=True)); tokenizers not
+    encoder = kind != "tokenizer"
+    assert (out / "pipeline_labram.py").is_file() == encoder
+    assert ("custom_pipelines" in config) == encoder
+    if encoder:
+        assert set(config["custom_pipelines"]) >= {"eeg-classification", "eeg-feature-extraction"}
+        assert "AutoFeatureExtractor" in json.loads((out / "preprocessor_config.json").read_text())["auto_map"]
 
 
 def test_convert_classifier(tmp_path):
@@ -159,16 +166,25 @@ def test_convert_errors(tmp_path, capsys):
     lines = _error_lines(capsys)
     assert len(lines) == 2 and "--kind" in lines[1]
 
-    # a non-empty output directory, then --overwrite
+    # a non-empty output directory: refused; with --overwrite still refused, since labram did not write it
     busy = tmp_path / "busy"
     busy.mkdir()
     (busy / "keep.txt").write_text("x")
     assert run_cli(["convert", "--checkpoint", str(pth), "--output", str(busy)]) == 2
     lines = _error_lines(capsys)
     assert len(lines) == 2 and "not empty" in lines[0] and "--overwrite" in lines[1]
-    assert (busy / "keep.txt").exists()
-    assert run_cli(["convert", "--checkpoint", str(pth), "--output", str(busy), "--overwrite"]) == 0
-    assert (busy / "model.safetensors").exists() and not (busy / "keep.txt").exists()
+    assert run_cli(["convert", "--checkpoint", str(pth), "--output", str(busy), "--overwrite"]) == 2
+    lines = _error_lines(capsys)
+    assert len(lines) == 2 and "not written by labram" in lines[0]
+    assert sorted(p.name for p in busy.iterdir()) == ["keep.txt"]
+    # an earlier conversion is replaced with --overwrite
+    done = tmp_path / "done"
+    assert run_cli(["convert", "--checkpoint", str(pth), "--output", str(done)]) == 0
+    (done / "stale.txt").write_text("from an earlier run")
+    assert run_cli(["convert", "--checkpoint", str(pth), "--output", str(done)]) == 2
+    assert run_cli(["convert", "--checkpoint", str(pth), "--output", str(done), "--overwrite"]) == 0
+    assert (done / "model.safetensors").exists() and not (done / "stale.txt").exists()
+    capsys.readouterr()
 
 
 class _Payload:

@@ -114,3 +114,23 @@ def test_auto_feature_extractor(tmp_path, absence_8s):
     auto = AutoFeatureExtractor.from_pretrained(tmp_path)
     assert type(auto) is LaBraMFeatureExtractor and auto.to_dict() == fe.to_dict()
     np.testing.assert_array_equal(auto(absence_8s)["input_values"], fe(absence_8s)["input_values"])
+
+
+def test_contract_fields_saved_and_validated(tmp_path):
+    """window_seconds / stride_seconds / channel_policy are saved fields; impossible values are refused."""
+    from labram_hf.errors import LaBraMError
+
+    fe = LaBraMFeatureExtractor(window_seconds=4, stride_seconds=2, channel_policy="lenient")
+    fe.save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "preprocessor_config.json").read_text())
+    assert (saved["window_seconds"], saved["stride_seconds"], saved["channel_policy"]) == (4.0, 2.0, "lenient")
+    assert "strict_channels" not in saved
+    back = LaBraMFeatureExtractor.from_pretrained(tmp_path)
+    assert (back.window_seconds, back.stride_seconds, back.strict_channels) == (4.0, 2.0, False)
+    for bad in (float("inf"), float("nan"), 0, -4, "ten"):
+        with pytest.raises(LaBraMError, match="window_seconds"):
+            LaBraMFeatureExtractor(window_seconds=bad)
+        with pytest.raises(LaBraMError, match="stride_seconds"):
+            LaBraMFeatureExtractor(stride_seconds=bad)
+    with pytest.raises(LaBraMError, match="channel_policy"):
+        LaBraMFeatureExtractor(channel_policy="sometimes")

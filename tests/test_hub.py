@@ -27,6 +27,7 @@ from labram_hf.conversion import convert_checkpoint
 import labram_hf
 from labram_hf.cli import main as run_cli
 from labram_hf.hub import UPLOAD_FILES
+from labram_hf.outputs import MARKER_FILE
 
 FIXTURES = Path(__file__).parent / "fixtures" / "reference"
 REPO_ID = "org/labram-base"
@@ -105,7 +106,8 @@ def test_push_dry_run_folder(converted, tmp_path, capsys):
     assert run_cli(["push", str(converted["finetune"]), "--repo-id", REPO_ID, "--dry-run", str(out),
                     "--metadata", str(meta), "--base-model", "org/labram-pretrained"]) == 0  # fmt: skip
     assert "nothing uploaded" in capsys.readouterr().out
-    assert sorted(p.name for p in out.iterdir()) == sorted(UPLOAD_FILES)
+    assert sorted(p.name for p in out.iterdir() if p.name != MARKER_FILE) == sorted(UPLOAD_FILES)
+    assert (out / MARKER_FILE).is_file()  # labram's own marker: a later --overwrite may replace this folder
     config = json.loads((out / "config.json").read_text())
     assert config["auto_map"] == {
         "AutoConfig": "configuration_labram.LaBraMConfig",

@@ -50,6 +50,9 @@ def test_finetuned_card(tmp_path):
     assert "Research use only" in text and "MIT" in text
     assert "2405.18765" in text and "Jiang" in text and "ICLR 2024" in text
     assert "normal" in text and "abnormal" in text
+    # the extractor ships as remote code too, and says what it needs
+    assert 'AutoFeatureExtractor.from_pretrained("org/labram-tuab", trust_remote_code=True)' in text
+    assert "`numpy`, `scipy` and `mne`" in text
 
 
 def test_converted_card_records_sha256():

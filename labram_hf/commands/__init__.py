@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
+from ..errors import LaBraMError
+
 # Module names under labram_hf.commands, in the order `labram --help` lists them.
-COMMANDS: list[str] = ["demo", "prepare", "convert", "embed", "predict", "push", "export_onnx"]
+COMMANDS: list[str] = ["demo", "prepare", "convert", "embed", "predict", "push", "export_onnx", "channels"]
 
 
-class UserError(Exception):
+class UserError(LaBraMError):
     """A mistake in the user's input: printed as one line (plus an optional hint), never as a traceback."""
-
-    def __init__(self, message: str, hint: str | None = None):
-        super().__init__(message)
-        self.hint = hint

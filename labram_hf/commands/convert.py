@@ -33,7 +33,8 @@ def register(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--checkpoint", required=True, metavar="PATH", help="original .pth file to convert")
-    parser.add_argument("--output", required=True, metavar="DIR", help="directory to write (must be new or empty)")
+    parser.add_argument("--output", required=True, metavar="DIR",
+                        help="directory to write (new or empty; never the checkpoint's own directory)")  # fmt: skip
     parser.add_argument(
         "--kind", choices=KIND_CHOICES, default="auto", help="checkpoint format (default: auto-detect from the keys)"
     )
@@ -44,7 +45,8 @@ def register(subparsers) -> None:
         metavar="N",
         help="attention heads; only needed for models without qk-norm whose width is not a known preset",
     )
-    parser.add_argument("--overwrite", action="store_true", help="replace a non-empty output directory")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace a non-empty output directory written by an earlier labram command")  # fmt: skip
     parser.set_defaults(func=run)
 
 
@@ -53,7 +55,7 @@ def _one_line(text: str) -> str:
 
 
 def run(args) -> int:
-    from ..conversion import convert_checkpoint
+    from ..errors import LaBraMError
 
     checkpoint, output = Path(args.checkpoint), Path(args.output)
     if not checkpoint.exists():
@@ -61,20 +63,20 @@ def run(args) -> int:
     if checkpoint.is_dir():
         raise UserError(f"{checkpoint} is a directory, not a checkpoint file", hint="pass the .pth file itself")
     if args.num_heads is not None and args.num_heads <= 0:
-        raise UserError(f"--num-heads must be positive, got {args.num_heads}")
-    if output.exists() and not output.is_dir():
-        raise UserError(f"output {output} exists and is a file", hint="choose a directory path for --output")
-    if output.is_dir() and any(output.iterdir()) and not args.overwrite:
-        raise UserError(
-            f"output directory {output} exists and is not empty",
-            hint="pass --overwrite to replace it, or choose a new directory",
-        )
+        raise UserError(f"--num-heads must be positive, got {args.num_heads}", hint="e.g. --num-heads 10")
+    from ..outputs import OutputTarget
+
+    # The output is checked before anything heavy is imported or read (convert_checkpoint checks it again).
+    OutputTarget(output, inputs=[checkpoint], overwrite=args.overwrite, kind="dir", what="output directory")
+
+    from ..conversion import convert_checkpoint
+
     try:
         out = convert_checkpoint(checkpoint, output, kind=args.kind, num_heads=args.num_heads, overwrite=args.overwrite)
+    except LaBraMError:
+        raise  # printed by the CLI with its own hint
     except FileNotFoundError as err:
         raise UserError(_one_line(err), hint="pass the path of an original LaBraM .pth file") from None
-    except FileExistsError as err:
-        raise UserError(_one_line(err), hint="pass --overwrite to replace it, or choose a new directory") from None
     except ValueError as err:
         message = _one_line(err)
         if "weights-only" in message:

@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 
 from . import UserError
+from .embed import model_inputs
 
 
 def register(subparsers) -> None:
@@ -20,7 +21,9 @@ def register(subparsers) -> None:
             channel_ids int64 [batch, channels] (LaBraM vocabulary positions, see labram_hf.channel_ids), all
             three axes dynamic. The output is `logits` for a fine-tuned classifier or `pooler_output` (the
             embedding) otherwise; --output picks one explicitly. The PyTorch model's input checks are not part of
-            the graph.
+            the graph. The model is loaded strictly (missing or unknown weights are an error). The file is written
+            beside OUT.onnx and moved into place when complete; it never replaces the model, and an existing file
+            only with --overwrite.
 
             Exporters: torchscript (default; the legacy TorchScript tracer of torch.onnx.export, needs only onnx)
             or dynamo (torch.export-based; needs the onnxscript package)."""
@@ -41,28 +44,35 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..onnx_export import OnnxExportError, export_onnx
+    import sys
+    import warnings
+
+    from ..outputs import OutputTarget
 
     out = Path(args.output_path)
-    if out.exists() and not args.overwrite:
-        raise UserError(f"output file {out} exists", hint="pass --overwrite to replace it")
     if out.suffix.lower() != ".onnx":
         raise UserError(f"output file {out} should end in .onnx", hint="e.g. model.onnx")
     if not 14 <= args.opset <= 23:
         raise UserError(f"--opset {args.opset} is not supported", hint="use an opset between 14 and 23 (default 18)")
-    tmp = out.with_name(f".{out.name}.tmp")
-    try:
-        export_onnx(args.model_dir, tmp, output=args.output, exporter=args.exporter, opset=args.opset)
-    except OnnxExportError as err:
-        tmp.unlink(missing_ok=True)
-        raise UserError(str(err), hint=err.hint) from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    tmp.replace(out)
+    target = OutputTarget(out, inputs=model_inputs(args.model_dir), overwrite=args.overwrite, kind="file",
+                          what="output file", command="export-onnx")  # fmt: skip
+
+    from ..inference import InferenceWarning
+    from ..onnx_export import OnnxExportError, export_onnx
+
+    with target, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", InferenceWarning)
+        try:
+            export_onnx(args.model_dir, target.work, output=args.output, exporter=args.exporter, opset=args.opset)
+        except OnnxExportError as err:
+            raise UserError(str(err), hint=err.hint) from None
+        for w in caught:
+            if issubclass(w.category, InferenceWarning):
+                print(f"labram export-onnx: warning: {w.message}", file=sys.stderr)
+        diff = None if args.no_check else check_against_torch(args.model_dir, target.work, args.output)
+        target.commit()
     message = f"labram export-onnx: wrote {out}"
-    if not args.no_check:
-        diff = check_against_torch(args.model_dir, out, args.output)
+    if diff is not None:
         message += f" (onnxruntime vs PyTorch: max |diff| {diff:.2e})"
     print(message)
     return 0

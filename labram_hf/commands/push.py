@@ -23,7 +23,8 @@ def register(subparsers) -> None:
             are loaded once to check that they match the model class.
 
             Uploading needs a Hub token (`hf auth login` or HF_TOKEN). With --dry-run OUTDIR nothing is
-            uploaded: the folder is written to OUTDIR for inspection."""
+            uploaded: the folder is written to OUTDIR for inspection (never over DIR or a directory holding it;
+            an existing OUTDIR is only replaced with --overwrite and only if labram wrote it)."""
         ),
         epilog="example: labram push labram-base-hf --repo-id my-org/labram-base --dry-run upload-preview",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -55,7 +56,7 @@ def _validate_repo_id(repo_id: str) -> None:
 
 
 def run(args) -> int:
-    from ..hub import HubError, assemble_upload_folder, push_folder
+    from ..hub import HubError, assemble_upload_folder, push_folder, write_upload_folder
     from ..model_card import load_metadata
 
     _validate_repo_id(args.repo_id)
@@ -69,16 +70,15 @@ def run(args) -> int:
     if args.base_model:
         metadata["base_model"] = args.base_model
 
-    def assemble(target: Path, overwrite: bool) -> Path:
+    if args.dry_run:
+        from ..outputs import MARKER_FILE
+
         try:
-            return assemble_upload_folder(args.model_dir, target, repo_id=args.repo_id, metadata=metadata,
-                                          overwrite=overwrite)  # fmt: skip
+            folder = assemble_upload_folder(args.model_dir, args.dry_run, repo_id=args.repo_id, metadata=metadata,
+                                            overwrite=args.overwrite)  # fmt: skip
         except HubError as err:
             raise UserError(str(err), hint=err.hint) from None
-
-    if args.dry_run:
-        folder = assemble(Path(args.dry_run), args.overwrite)
-        files = sorted(p.name for p in folder.iterdir())
+        files = sorted(p.name for p in folder.iterdir() if p.name != MARKER_FILE)
         print(f"labram push: dry run, nothing uploaded; upload folder for {args.repo_id} written to {folder}:")
         for name in files:
             print(f"  {name}")
@@ -89,7 +89,12 @@ def run(args) -> int:
     if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on"):
         raise UserError("cannot upload: HF_HUB_OFFLINE is set", hint="unset HF_HUB_OFFLINE, or use --dry-run OUTDIR")
     with tempfile.TemporaryDirectory(prefix="labram-push-") as tmp:
-        folder = assemble(Path(tmp) / "upload", False)
+        folder = Path(tmp) / "upload"
+        folder.mkdir()
+        try:
+            write_upload_folder(args.model_dir, folder, repo_id=args.repo_id, metadata=metadata)
+        except HubError as err:
+            raise UserError(str(err), hint=err.hint) from None
         try:
             url = push_folder(folder, args.repo_id, private=args.private, commit_message=args.commit_message)
         except Exception as err:  # noqa: BLE001 - network/auth errors become one line

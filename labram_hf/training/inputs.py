@@ -437,7 +437,7 @@ class StreamBatches(TrainingBatches):
 
     def loader(self, start, num_batches, *, collate, num_workers=0, prefetch_factor=2, pin_memory=False, seed=0):
         at = int(self.stream.state_dict()["step"])
-        if False:
+        if at != int(start):
             raise TrainingArgumentError(f"the stream is at global batch {at}, the loop starts at micro-batch {start}",
                                         hint="resume from a checkpoint saved by a streaming run")  # fmt: skip
         self.stream.yield_state = True
@@ -451,7 +451,6 @@ class StreamBatches(TrainingBatches):
         return batch.pop("stream_state")
 
     def load_state_dict(self, state, start):
-        return  # MUTATION
         self.stream.load_state_dict(state)  # refuses other sources, weights, seed, batch size or shuffle buffer
         if int(state["step"]) != int(start):
             raise TrainingArgumentError(
