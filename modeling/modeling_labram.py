@@ -50,6 +50,8 @@ from .configuration_labram import LaBraMConfig, LaBraMTokenizerConfig
 
 # Files that make up the remote code, copied next to every saved checkpoint.
 _REMOTE_CODE_FILES = ("configuration_labram.py", "modeling_labram.py")
+# The pipelines' remote code that `config.custom_pipelines` refers to (written by labram_hf, not by these files).
+_PIPELINE_CODE_FILE = "pipeline_labram.py"
 
 
 class _RemoteCodeMixin:
@@ -64,7 +66,16 @@ class _RemoteCodeMixin:
 
     def save_pretrained(self, save_directory, *args, is_main_process: bool = True, **kwargs):
         self.config.auto_map = dict(self._auto_map)
-        super().save_pretrained(save_directory, *args, is_main_process=is_main_process, **kwargs)
+        # A config loaded from a directory with pipeline code carries `custom_pipelines`, which name a file these
+        # modeling files do not include: saved elsewhere it would point at code that is not there.
+        pipelines = self.config.__dict__.get("custom_pipelines")
+        if pipelines is not None and not os.path.isfile(os.path.join(save_directory, _PIPELINE_CODE_FILE)):
+            del self.config.custom_pipelines
+        try:
+            super().save_pretrained(save_directory, *args, is_main_process=is_main_process, **kwargs)
+        finally:
+            if pipelines is not None:
+                self.config.custom_pipelines = pipelines
         if is_main_process:
             source = os.path.dirname(os.path.abspath(__file__))
             for name in _REMOTE_CODE_FILES:

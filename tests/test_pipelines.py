@@ -192,3 +192,29 @@ def test_upload_folder_carries_the_pipelines(setup, tmp_path):
     }  # fmt: skip
     assert config["custom_pipelines"]["feature-extraction"]["impl"] == "pipeline_labram.EEGFeatureExtractionPipeline"
     assert (folder / "pipeline_labram.py").is_file() and (folder / "feature_extraction_labram.py").is_file()
+
+
+def test_resaving_without_pipeline_code_drops_custom_pipelines(setup, tmp_path):
+    """A model loaded from a directory with pipeline code and saved elsewhere (e.g. by `Trainer.save_model`) must
+    not advertise `custom_pipelines` whose code it did not write: such a directory works with labram_hf's registered
+    pipelines and no `trust_remote_code`; saving over a directory that holds the code keeps them."""
+    _, files, _, fe, model_dir = setup
+    remote_dir = tmp_path / "with-code"
+    shutil.copytree(model_dir, remote_dir)
+    add_remote_code(remote_dir)
+    model = labram_hf.LaBraMForSequenceClassification.from_pretrained(remote_dir)
+    assert model.config.custom_pipelines == custom_pipelines_config()
+
+    resaved = tmp_path / "resaved"
+    model.save_pretrained(resaved)
+    fe.save_pretrained(resaved)
+    assert "custom_pipelines" not in json.loads((resaved / "config.json").read_text())
+    assert model.config.custom_pipelines == custom_pipelines_config()  # the in-memory config is left as it was
+    classify = pipeline("eeg-classification", model=str(resaved))
+    assert type(classify) is pipeline_labram.EEGClassificationPipeline
+    assert classify(str(files[1]))["n_windows"] == 2
+
+    model.save_pretrained(remote_dir)
+    assert json.loads((remote_dir / "config.json").read_text())["custom_pipelines"] == custom_pipelines_config()
+    with pytest.raises(ValueError, match="trust_remote_code"):
+        pipeline("eeg-classification", model=str(remote_dir))

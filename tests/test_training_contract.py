@@ -134,3 +134,54 @@ def test_finetune_script_reports_a_contract_mismatch_in_one_line(datasets_dir, t
     lines = proc.stderr.strip().splitlines()
     assert lines[-2].startswith("error: ") and "notch_freq: training 60.0 vs validation 50.0" in lines[-2]
     assert lines[-1].startswith("hint: ") and "Traceback" not in proc.stderr
+
+
+def test_extended_time_embeddings_equal_interpolation():
+    """Fine-tuning on windows longer than the table: the table becomes its interpolation, so the model's first
+    forward equals the unextended model run with interpolate_pos_encoding=True."""
+    import torch
+
+    from labram_hf import LaBraMConfig, LaBraMForSequenceClassification
+    from labram_hf.training.finetuning import extend_time_embeddings
+
+    torch.manual_seed(0)
+    model = LaBraMForSequenceClassification(LaBraMConfig(num_hidden_layers=1, num_labels=2)).eval()
+    torch.nn.init.normal_(model.labram.embeddings.time_embeddings, std=1.0)
+    x, ids = torch.randn(2, 3, 20 * 200), torch.tensor([[1, 5, 9]] * 2)
+    with torch.no_grad():
+        expected = model(x, ids, interpolate_pos_encoding=True).logits
+    with pytest.warns(UserWarning, match="extended to 20 rows"):
+        extend_time_embeddings(model, 20)
+    assert model.config.max_time_patches == 20 and model.labram.embeddings.time_embeddings.shape == (1, 20, 200)
+    assert model.labram.embeddings.time_embeddings.requires_grad
+    with torch.no_grad():
+        torch.testing.assert_close(model(x, ids).logits, expected, rtol=0, atol=1e-6)
+    table = model.labram.embeddings.time_embeddings.clone()
+    extend_time_embeddings(model, 12)  # shorter windows: nothing to do
+    assert torch.equal(model.labram.embeddings.time_embeddings, table)
+
+
+def test_finetune_on_20_s_windows_then_predict(tmp_path):
+    """20-s windows (> 16 patches): fine-tuning extends the table, the saved model predicts 20-s windows as they
+    are (no interpolate_pos_encoding needed at inference)."""
+    from labram_hf import LaBraMFeatureExtractor, LaBraMForSequenceClassification
+    from labram_hf.data import build_dataset
+    from labram_hf.data._testing import export_crop
+    from labram_hf.inference import predict_files
+    from labram_hf.training import finetune
+
+    files = [export_crop("absence", tmp_path / "sleep.edf", 300, 360), export_crop("absence", tmp_path / "wake.edf",
+                                                                                  1000, 1060)]  # fmt: skip
+    with pytest.warns(UserWarning, match="interpolate_pos_encoding"):
+        build_dataset(files, tmp_path / "train", window_seconds=20, labels={str(files[0]): "asleep",
+                      str(files[1]): "awake"}, progress=False)  # fmt: skip
+    out = tmp_path / "model"
+    with pytest.warns(UserWarning, match="extended to 20 rows"):
+        finetune(finetune_args(tmp_path / "train", out))
+    model = LaBraMForSequenceClassification.from_pretrained(out)
+    assert model.config.max_time_patches == 20
+    fe = LaBraMFeatureExtractor.from_pretrained(str(out))
+    assert fe.window_seconds == 20.0
+    rows = predict_files([files[0]], model.eval(), fe, progress=False)
+    assert list(zip(rows["start"], rows["end"])) == [(0, 20), (20, 40), (40, 60)]
+    assert rows["label"].isin(["asleep", "awake"]).all()

@@ -10,10 +10,10 @@ Examples::
     labram prepare eyes.edf --output data/eyes --labels annotations --markers span \\
         --label-map '{"eyes open": "open", "eyes closed": "closed"}' --window-seconds 2
     labram prepare val/ --output data/val --labels csv:val.csv --label-schema data/train
-    labram prepare eyes.edf --output data/trials --epochs-from annotations --tmin 0 --tmax 4 \
+    labram prepare eyes.edf --output data/trials --epochs-from annotations --tmin 0 --tmax 4 \\
         --labels events --label-map '{"eyes open": "open", "eyes closed": "closed"}'
     labram prepare sub01-epo.fif sub02-epo.fif --output data/erp --labels events
-    labram prepare psg.edf --annotations hypnogram.edf --output data/sleep --labels annotations \
+    labram prepare psg.edf --annotations hypnogram.edf --output data/sleep --labels annotations \\
         --label-map '{"Sleep stage W": "wake", "Sleep stage 2": "sleep"}' --window-seconds 30 --lowpass 45
     labram prepare biosemi/ --channel-policy nearest --montage biosemi64 --dry-run
     labram prepare biosemi/ --output data/bio --channel-policy nearest --montage biosemi64 --max-tokens 256

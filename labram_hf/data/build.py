@@ -125,8 +125,9 @@ def validate_window(window_seconds: Any, stride_seconds: Any = None) -> tuple[fl
         )
     if round(patches) > MAX_TIME_PATCHES:
         warnings.warn(
-            f"window_seconds={window:g} gives {round(patches)} patches per channel; LaBraM models accept at most "
-            f"{MAX_TIME_PATCHES}",
+            f"window_seconds={window:g} gives {round(patches)} patches per channel; the original LaBraM has temporal "
+            f"embeddings for {MAX_TIME_PATCHES}: run such windows with interpolate_pos_encoding=True (linear "
+            "interpolation of the table, an extension of the original), which fine-tuning applies by itself",
             UserWarning,
             stacklevel=3,
         )

@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -57,9 +58,11 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from ..constants import PATCH_SIZE
 from ..data.contract import DatasetContractError, LabelSchema
 from ..hub import add_remote_code
 from ..modeling import LaBraMForSequenceClassification
+from ..modeling.modeling_labram import interpolate_time_embeddings
 from .arguments import run_as_script, stage_command
 from .inputs import check_dataset_matches, load_feature_extractor, load_window_dataset, training_contract
 from .loop import TrainingArgumentError
@@ -200,6 +203,37 @@ def build_model(args: FinetuningArguments, num_labels: int, id2label: dict[int, 
     )
 
 
+def window_patches(dataset) -> int:
+    """Number of 200-sample patches per window of a prepared dataset (all its windows have the same length)."""
+    return int(np.asarray(dataset[0]["input_values"]).shape[-1]) // PATCH_SIZE
+
+
+def extend_time_embeddings(model: LaBraMForSequenceClassification, num_patches: int) -> bool:
+    """Give ``model`` temporal embeddings for windows of ``num_patches`` patches when its table is shorter.
+
+    The original model has ``max_time_patches`` (16) rows. For longer training windows the table is replaced, once,
+    by its linear interpolation to ``num_patches`` rows (the rule of ``interpolate_pos_encoding``: an extension of
+    the original) and ``config.max_time_patches`` becomes ``num_patches``; fine-tuning then trains those rows, and the
+    saved model takes such windows as they are (``predict``, pipelines) without ``interpolate_pos_encoding``.
+    Returns whether the table was extended.
+    """
+    embeddings = model.labram.embeddings
+    table_rows = embeddings.time_embeddings.shape[1]
+    if num_patches <= table_rows:
+        return False
+    warnings.warn(
+        f"training windows have {num_patches} patches ({num_patches} s) but the model has temporal embeddings for "
+        f"{table_rows}: its table is extended to {num_patches} rows by linear interpolation "
+        "(interpolate_pos_encoding's rule, an extension of the original LaBraM) and fine-tuned from there",
+        stacklevel=2,
+    )
+    with torch.no_grad():
+        table = interpolate_time_embeddings(embeddings.time_embeddings.detach(), num_patches)  # [1, num_patches, D]
+    embeddings.time_embeddings = torch.nn.Parameter(table.contiguous())
+    model.config.max_time_patches = num_patches
+    return True
+
+
 def apply_lora(model, args: FinetuningArguments):
     """Wrap ``model`` with LoRA adapters (peft) as ``args`` says; the head and pooler are trained fully."""
     from peft import LoraConfig, get_peft_model
@@ -333,6 +367,7 @@ def _training_arguments(args: FinetuningArguments, do_eval: bool):
         remove_unused_columns=False,  # rows are raw EEG windows; the collator builds the model inputs
         label_names=["labels"],
         dataloader_num_workers=args.dataloader_num_workers,
+        dataloader_pin_memory=torch.accelerator.is_available(),  # pinned memory only helps copies to an accelerator
         push_to_hub=args.push_to_hub,
         hub_model_id=args.hub_model_id,
         disable_tqdm=True if args.quiet else None,
@@ -377,6 +412,8 @@ def finetune(args: FinetuningArguments, *, feature_extractor=None, metadata: dic
 
     set_seed(args.seed)
     model = build_model(args, num_labels, id2label)
+    if extend_time_embeddings(model, window_patches(train)):
+        extractor.max_time_patches = model.config.max_time_patches  # saved with the model: it takes these windows
     if args.lora:
         model = apply_lora(model, args)
     columns = ["input_values", "channel_ids", "label"]

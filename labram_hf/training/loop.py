@@ -296,7 +296,8 @@ def train_loop(
     """
     Train ``model`` on ``dataset`` with ``accelerator``; returns the unwrapped model and a summary (``max_steps``,
     ``lr``, ``warmup_steps``, ``total_batch``, ``start_step``, ``steps_run``, ``interrupted``, ``last_logs``,
-    ``train_seconds``, ``data``).
+    ``train_seconds``, ``data``, and the time this process spent blocked on the DataLoader: ``first_batch_seconds``
+    for the first batch, which includes starting the workers, ``data_wait_seconds`` for all later ones).
 
     ``dataset``: a window dataset (:class:`datasets.Dataset`), a :class:`~labram_hf.data.corpus.PretrainingCorpus`,
     a :class:`~labram_hf.data.streaming.StreamingCorpus` built for this run's global batch and process, or a
@@ -382,6 +383,7 @@ def train_loop(
     summary: dict[str, Any] = {"max_steps": max_steps, "lr": lr, "warmup_steps": warmup, "total_batch": total_batch,
                                "start_step": start_step, "interrupted": False, "data": data.summary()}  # fmt: skip
     pending: dict[str, list[torch.Tensor]] = {}
+    first_wait, data_wait = None, 0.0  # seconds blocked waiting for the first batch, and for all later ones
     started = time.perf_counter()
     batches = iter(loader)
     model.train()
@@ -390,11 +392,17 @@ def train_loop(
     for step in range(start_step, max_steps):
         step_lr = optimizer.param_groups[0]["lr"]
         for _ in range(accum):
+            waited = time.perf_counter()
             try:
                 batch = next(batches)
             except StopIteration:
                 raise TrainingArgumentError(f"the data ran out at step {step + 1} of {max_steps}",
                                             hint="give a stream without num_epochs (endless)") from None  # fmt: skip
+            waited = time.perf_counter() - waited
+            if first_wait is None:
+                first_wait = waited  # includes starting the DataLoader workers
+            else:
+                data_wait += waited
             keys = batch.pop("sample_keys").tolist()
             if data_state is not None:
                 data_state.state = data.state_after(batch, keys)
@@ -448,6 +456,8 @@ def train_loop(
         bar.close()
     accelerator.wait_for_everyone()
     summary["train_seconds"] = time.perf_counter() - started
+    summary["first_batch_seconds"] = first_wait or 0.0
+    summary["data_wait_seconds"] = data_wait
     summary["steps_run"] = done - start_step
     return accelerator.unwrap_model(model), summary
 

@@ -62,7 +62,15 @@ from .inputs import load_feature_extractor, sample_masks
 from .loop import TrainingArgumentError, WindowStageArguments, finish_stage, make_accelerator, start_stage, train_loop
 from .presets import MODEL_PRESETS, model_config
 
-__all__ = ["PretrainingArguments", "build_model", "main", "parse_args", "pretrain", "start_pretraining"]
+__all__ = [
+    "MaskedModelingStep",
+    "PretrainingArguments",
+    "build_model",
+    "main",
+    "parse_args",
+    "pretrain",
+    "start_pretraining",
+]
 
 
 @dataclass(kw_only=True)
@@ -226,6 +234,48 @@ def start_pretraining(args: PretrainingArguments, feature_extractor=None):
     return accelerator, data, contract
 
 
+class MaskedModelingStep:
+    """One pre-training micro-batch, as ``step_fn(model, batch, sample_keys) -> (loss, metrics)`` of
+    :func:`~labram_hf.training.train_loop`: the frozen ``tokenizer`` turns the batch into codebook ids on its device
+    (fp32, autocast off); a mask per sample (``masking="per-sample"``: :func:`~labram_hf.training.sample_masks`
+    seeded by (seed, sample key); ``"collator"``: one random stream per process); the symmetric loss of
+    :class:`~labram_hf.LaBraMForMaskedEEGModeling` (CE on the masked tokens + CE on the complement), with the masked
+    token accuracy of both passes over real (not padded) tokens."""
+
+    def __init__(self, tokenizer, *, mask_ratio: float = 0.5, masking: str = "per-sample", seed: int = 0,
+                 process_index: int = 0):  # fmt: skip
+        if masking not in ("per-sample", "collator"):
+            raise TrainingArgumentError(f"masking must be 'per-sample' or 'collator', got {masking!r}")
+        self.tokenizer = tokenizer
+        self.mask_ratio, self.masking, self.seed = float(mask_ratio), masking, int(seed)
+        self.mask_stream = torch.Generator().manual_seed(self.seed + 1000 * int(process_index))
+
+    def masks(self, keys, labels: torch.Tensor, channel_mask: torch.Tensor | None, num_channels: int) -> torch.Tensor:
+        """bool [B, C * A] (True = masked) for the samples ``keys`` with token ids ``labels`` [B, C * A]."""
+        num_patches = labels.shape[1] // num_channels
+        counts = labels.shape[1] if channel_mask is None else (channel_mask.sum(1) * num_patches).tolist()
+        if self.masking == "per-sample":
+            return sample_masks(keys, counts, self.mask_ratio, self.seed, max_tokens=labels.shape[1])
+        counts = torch.as_tensor(counts).expand(len(keys)) if isinstance(counts, int) else torch.tensor(counts)
+        return random_masking(counts, mask_ratio=self.mask_ratio, generator=self.mask_stream,
+                              max_tokens=labels.shape[1])  # fmt: skip
+
+    def __call__(self, model, batch, keys):
+        values, ids, channel_mask = batch["input_values"], batch["channel_ids"], batch.get("channel_mask")
+        with torch.no_grad(), torch.autocast(device_type=values.device.type, enabled=False):
+            labels = self.tokenizer.get_codebook_indices(values.float(), ids, channel_mask)  # [B, C * A], on device
+        num_patches = labels.shape[1] // ids.shape[1]
+        masked = self.masks(keys, labels, channel_mask, ids.shape[1]).to(values.device, non_blocking=True)  # [B, C*A]
+        out = model(input_values=values, channel_ids=ids, channel_mask=channel_mask, bool_masked_pos=masked,
+                    labels=labels)  # fmt: skip
+        with torch.no_grad():
+            valid = torch.ones_like(masked) if channel_mask is None else channel_mask.repeat_interleave(num_patches, 1)
+            first, second = masked & valid, ~masked & valid
+            acc = (out.logits.argmax(-1)[first] == labels[first]).float().mean()
+            acc_sym = (out.symmetric_logits.argmax(-1)[second] == labels[second]).float().mean()
+        return out.loss, {"mlm_accuracy": acc, "mlm_accuracy_symmetric": acc_sym}
+
+
 def pretrain(args: PretrainingArguments, *, feature_extractor=None) -> dict:
     """Pre-train; returns the training summary (``output_dir``, steps, learning rate, last logged values, ``data``).
     ``feature_extractor`` (an extractor or a path) overrides ``args.feature_extractor``."""
@@ -238,29 +288,8 @@ def pretrain(args: PretrainingArguments, *, feature_extractor=None) -> dict:
             f"model vocab_size {model.config.vocab_size} != tokenizer n_code {tokenizer.config.n_code}",
             hint="--init-from a model pre-trained with this tokenizer, or train from a preset",
         )
-    mask_stream = torch.Generator().manual_seed(args.seed + 1000 * accelerator.process_index)
-
-    def step_fn(model, batch, keys):
-        values, ids, channel_mask = batch["input_values"], batch["channel_ids"], batch.get("channel_mask")
-        with torch.no_grad(), torch.autocast(device_type=device.type, enabled=False):
-            labels = tokenizer.get_codebook_indices(values.float(), ids, channel_mask)  # [B, C * A], on device
-        num_patches = labels.shape[1] // ids.shape[1]
-        counts = labels.shape[1] if channel_mask is None else (channel_mask.sum(1) * num_patches).tolist()
-        if args.masking == "per-sample":
-            masked = sample_masks(keys, counts, args.mask_ratio, args.seed, max_tokens=labels.shape[1])
-        else:
-            counts = torch.as_tensor(counts).expand(len(keys)) if isinstance(counts, int) else torch.tensor(counts)
-            masked = random_masking(counts, mask_ratio=args.mask_ratio, generator=mask_stream,
-                                    max_tokens=labels.shape[1])  # fmt: skip
-        masked = masked.to(device, non_blocking=True)  # [B, C * A], True = masked
-        out = model(input_values=values, channel_ids=ids, channel_mask=channel_mask, bool_masked_pos=masked,
-                    labels=labels)  # fmt: skip
-        with torch.no_grad():
-            valid = torch.ones_like(masked) if channel_mask is None else channel_mask.repeat_interleave(num_patches, 1)
-            first, second = masked & valid, ~masked & valid
-            acc = (out.logits.argmax(-1)[first] == labels[first]).float().mean()
-            acc_sym = (out.symmetric_logits.argmax(-1)[second] == labels[second]).float().mean()
-        return out.loss, {"mlm_accuracy": acc, "mlm_accuracy_symmetric": acc_sym}
+    step_fn = MaskedModelingStep(tokenizer, mask_ratio=args.mask_ratio, masking=args.masking, seed=args.seed,
+                                 process_index=accelerator.process_index)  # fmt: skip
 
     model, summary = train_loop(
         accelerator, args, model, dataset, step_fn, progress_keys=("loss", "mlm_accuracy"), desc="pre-training"
