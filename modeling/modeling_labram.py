@@ -985,6 +985,7 @@ class LaBraMForMaskedEEGModeling(LaBraMPreTrainedModel):
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
         interpolate_pos_encoding: bool = False,
+        masked_logits_only: bool = False,
         **kwargs,
     ) -> tuple | LaBraMMaskedEEGModelingOutput:
         r"""
@@ -993,6 +994,13 @@ class LaBraMForMaskedEEGModeling(LaBraMPreTrainedModel):
             `True` where a patch is masked (channel-major). Without it a single unmasked pass runs.
         labels (`torch.LongTensor` of shape `(batch_size, channels * patches)`, *optional*):
             Codebook ids of every patch (from `LaBraMTokenizerModel.get_codebook_indices`); needs `bool_masked_pos`.
+        masked_logits_only (`bool`, *optional*, defaults to `False`):
+            With `bool_masked_pos`: run the codebook head only where the loss looks, as the original pre-training
+            does. `logits` is then `(num_first, vocab_size)` for the masked real patches of pass one and
+            `symmetric_logits` `(num_second, vocab_size)` for the unmasked real patches of pass two, each in the
+            row-major order of its boolean mask (`bool_masked_pos & real`, `~bool_masked_pos & real`). The loss is
+            the same; the head's work and the `(2 * batch_size, channels * patches, vocab_size)` logits are halved
+            or better.
         """
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         if labels is not None and bool_masked_pos is None:
@@ -1028,26 +1036,35 @@ class LaBraMForMaskedEEGModeling(LaBraMPreTrainedModel):
                 interpolate_pos_encoding=interpolate_pos_encoding,
             )
         sequence_output = self.layernorm(outputs.last_hidden_state[:, 1:])  # patch tokens [B or 2B, L, D]
-        all_logits = self.lm_head(sequence_output)  # [B or 2B, L, V]
-        logits, symmetric_logits = all_logits[:batch_size], None
         hidden_states, attentions = outputs.hidden_states, outputs.attentions
+        first = second = None
         if bool_masked_pos is not None:
-            symmetric_logits = all_logits[batch_size:]
+            valid = _patch_mask(channel_mask, patches.shape[2])  # [B, L], None when every channel is real
+            first = bool_masked_pos if valid is None else bool_masked_pos & valid  # where pass one is scored
+            second = ~bool_masked_pos if valid is None else ~bool_masked_pos & valid  # where pass two is scored
             if hidden_states is not None:
                 hidden_states = tuple(h[:batch_size] for h in hidden_states)
             if attentions is not None:
                 attentions = tuple(a[:batch_size] for a in attentions)
+        if first is not None and masked_logits_only:
+            # the scored tokens of both passes through the head in one GEMM: [N1 + N2, D] -> [N1 + N2, V]
+            scored = torch.cat([sequence_output[:batch_size][first], sequence_output[batch_size:][second]], dim=0)
+            logits, symmetric_logits = self.lm_head(scored).split([int(first.sum()), int(second.sum())], dim=0)
+        else:
+            all_logits = self.lm_head(sequence_output)  # [B or 2B, L, V]
+            logits, symmetric_logits = all_logits[:batch_size], None
+            if first is not None:
+                symmetric_logits = all_logits[batch_size:]
 
         loss = None
         if labels is not None:
             labels = labels.to(logits.device).long()
-            num_patches = patches.shape[2]
-            valid = _patch_mask(channel_mask, num_patches)  # [B, L]
-            first = bool_masked_pos if valid is None else bool_masked_pos & valid
-            second = ~bool_masked_pos if valid is None else ~bool_masked_pos & valid
-            loss = F.cross_entropy(logits[first], labels[first]) + F.cross_entropy(
-                symmetric_logits[second], labels[second]
-            )
+            if masked_logits_only:
+                loss = F.cross_entropy(logits, labels[first]) + F.cross_entropy(symmetric_logits, labels[second])
+            else:
+                loss = F.cross_entropy(logits[first], labels[first]) + F.cross_entropy(
+                    symmetric_logits[second], labels[second]
+                )
 
         if not return_dict:
             output = tuple(v for v in (logits, symmetric_logits, hidden_states, attentions) if v is not None)

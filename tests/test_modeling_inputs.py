@@ -3,6 +3,7 @@
 the long-input and quantisation tests run on a real recording (30 s of the absence-epilepsy sample)."""
 
 import copy
+import math
 
 import pytest
 import torch
@@ -351,3 +352,27 @@ def test_dynamic_int8_quantisation_of_a_base_classifier(absence_eeg_30s):  # noq
     confident = margin > 0.05
     assert confident.sum() >= 2, margin  # the agreement check below is not vacuous
     assert torch.equal(reference.argmax(-1)[confident], actual.argmax(-1)[confident])
+
+
+def test_masked_logits_only_scores_the_same_positions_with_the_same_loss():
+    """`masked_logits_only=True` (the pre-training step's mode, as the original) runs the head only on the scored
+    patches: its logits are the full logits at `bool_masked_pos & real` / `~bool_masked_pos & real`, in that
+    order, and the loss is the full-logit loss."""
+    torch.manual_seed(0)
+    config = LaBraMConfig(num_hidden_layers=2, vocab_size=64)
+    model = LaBraMForMaskedEEGModeling(config).eval()
+    values, ids = torch.randn(3, 4, 3 * 200), torch.tensor([[1, 2, 3, 4]] * 3)
+    channel_mask = torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0], [1, 1, 0, 0]], dtype=torch.bool)
+    masked = torch.rand(3, 12) < 0.5
+    labels = torch.randint(0, 64, (3, 12))
+    real = channel_mask.repeat_interleave(3, dim=1)  # [B, C * A]
+    with torch.no_grad():
+        full = model(values, ids, channel_mask=channel_mask, bool_masked_pos=masked, labels=labels)
+        only = model(values, ids, channel_mask=channel_mask, bool_masked_pos=masked, labels=labels,
+                     masked_logits_only=True)  # fmt: skip
+    assert only.logits.shape == (int((masked & real).sum()), 64)
+    assert only.symmetric_logits.shape == (int((~masked & real).sum()), 64)
+    torch.testing.assert_close(only.logits, full.logits[masked & real], rtol=0, atol=1e-5)
+    torch.testing.assert_close(only.symmetric_logits, full.symmetric_logits[~masked & real], rtol=0, atol=1e-5)
+    torch.testing.assert_close(only.loss, full.loss, rtol=0, atol=1e-5)
+    assert abs(full.loss.item() - 2 * math.log(64)) < 1.0  # a real loss, not a constant

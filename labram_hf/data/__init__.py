@@ -5,6 +5,10 @@
   (:func:`load_dataset_contract`, :mod:`labram_hf.data.contract`).
 * :class:`LaBraMDataCollator`, :class:`LaBraMMaskingCollator` — batches for classification and masked-EEG
   pre-training (:mod:`labram_hf.data.collators`).
+* :class:`PretrainingCorpus` — several prepared datasets (montages and window lengths may differ) mixed by weight,
+  one dataset per batch, resumable (:mod:`labram_hf.data.corpus`); :class:`StreamingCorpus` and
+  :func:`write_shards` — the same from Parquet shards on any fsspec path, with ``datasets`` streaming
+  (:mod:`labram_hf.data.streaming`).
 * :func:`build_tuab`, :func:`build_tuev` — the original fine-tuning recipes on the TUH corpora
   (:mod:`labram_hf.data.tuh`).
 """
@@ -27,10 +31,14 @@ __all__ = [
     "DEFAULT_WINDOW_SECONDS",
     "EEG_FILE_SUFFIXES",
     "ArrowWindowDataset",
+    "CorpusBatchSampler",
+    "CorpusError",
     "DatasetBuildError",
     "LaBraMDataCollator",
     "LaBraMMaskingCollator",
     "LabelSchema",
+    "PretrainingCorpus",
+    "StreamingCorpus",
     "TUEV_CLASSES",
     "build_dataset",
     "build_tuab",
@@ -42,7 +50,12 @@ __all__ = [
     "random_masking",
     "resolve_inputs",
     "window_label",
+    "write_shards",
 ]
+
+_CORPUS_NAMES = ("PretrainingCorpus", "CorpusBatchSampler", "CorpusError", "parse_corpus_spec",
+                 "window_seconds_for_channels")  # fmt: skip
+_STREAMING_NAMES = ("StreamingCorpus", "write_shards", "resolve_shards", "read_shard_contract")
 
 
 def __getattr__(name):  # the collators (torch) and the TUH recipes are imported on first use
@@ -50,6 +63,14 @@ def __getattr__(name):  # the collators (torch) and the TUH recipes are imported
         from . import collators
 
         return getattr(collators, name)
+    if name in _CORPUS_NAMES:
+        from . import corpus
+
+        return getattr(corpus, name)
+    if name in _STREAMING_NAMES:
+        from . import streaming
+
+        return getattr(streaming, name)
     if name in ("build_tuab", "build_tuev", "TUEV_CLASSES", "subject_split"):
         from . import tuh
 

@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -444,8 +445,9 @@ class StreamBatches(TrainingBatches):
         if self.stream.collate_fn is None:
             self.stream.collate_fn = collate
         workers = min(1, int(num_workers))  # more workers would each read the whole stream
-        return _data_loader(self.stream, batch_size=None, num_workers=workers, prefetch_factor=prefetch_factor,
-                            pin_memory=pin_memory, seed=seed)  # fmt: skip
+        loader = _data_loader(self.stream, batch_size=None, num_workers=workers, prefetch_factor=prefetch_factor,
+                              pin_memory=pin_memory, seed=seed)  # fmt: skip
+        return itertools.islice(loader, int(num_batches))  # the stream itself is endless
 
     def state_after(self, batch, keys):
         return batch.pop("stream_state")

@@ -187,7 +187,8 @@ def _corpus_contract(extractors: list[Any], names: list[str], override) -> dict[
     chosen = load_feature_extractor(override) if override is not None else recorded
     if chosen is None:
         raise DatasetContractError(
-            f"none of the corpus datasets records its preprocessing (no preprocessor_config.json in {', '.join(names)})",
+            "none of the corpus datasets records its preprocessing (no preprocessor_config.json in "
+            f"{', '.join(names)})",
             hint="rebuild them with `labram prepare` / build_dataset, or pass the extractor they were prepared with "
             "(--feature-extractor DIR_OR_JSON)",
         )
@@ -266,13 +267,14 @@ class MaskedModelingStep:
             labels = self.tokenizer.get_codebook_indices(values.float(), ids, channel_mask)  # [B, C * A], on device
         num_patches = labels.shape[1] // ids.shape[1]
         masked = self.masks(keys, labels, channel_mask, ids.shape[1]).to(values.device, non_blocking=True)  # [B, C*A]
+        # the head runs only on the scored patches (as the original): logits [N1, V], symmetric_logits [N2, V]
         out = model(input_values=values, channel_ids=ids, channel_mask=channel_mask, bool_masked_pos=masked,
-                    labels=labels)  # fmt: skip
+                    labels=labels, masked_logits_only=True)  # fmt: skip
         with torch.no_grad():
             valid = torch.ones_like(masked) if channel_mask is None else channel_mask.repeat_interleave(num_patches, 1)
             first, second = masked & valid, ~masked & valid
-            acc = (out.logits.argmax(-1)[first] == labels[first]).float().mean()
-            acc_sym = (out.symmetric_logits.argmax(-1)[second] == labels[second]).float().mean()
+            acc = (out.logits.argmax(-1) == labels[first]).float().mean()
+            acc_sym = (out.symmetric_logits.argmax(-1) == labels[second]).float().mean()
         return out.loss, {"mlm_accuracy": acc, "mlm_accuracy_symmetric": acc_sym}
 
 
