@@ -185,3 +185,26 @@ def test_finetune_on_20_s_windows_then_predict(tmp_path):
     rows = predict_files([files[0]], model.eval(), fe, progress=False)
     assert list(zip(rows["start"], rows["end"])) == [(0, 20), (20, 40), (40, 60)]
     assert rows["label"].isin(["asleep", "awake"]).all()
+
+
+def test_output_dir_inside_an_input_and_missing_models_are_refused(datasets_dir, tmp_path):
+    """Training never writes among its inputs' files, and a model path that is not there is named, not a network
+    traceback; both before any output exists. A parent directory of the inputs is a fine output."""
+    from labram_hf.training import PretrainingArguments, TrainingArgumentError, finetune, pretrain
+
+    train = datasets_dir["train"]
+    before = sorted(p.name for p in train.iterdir())
+    for out in (train, train / "run"):
+        with pytest.raises(TrainingArgumentError, match="--train-dataset") as err:
+            finetune(finetune_args(train, out))
+        assert "directory of their own" in err.value.hint
+    with pytest.raises(TrainingArgumentError, match=r"--model .*nowhere: neither a local directory"):
+        finetune(finetune_args(train, tmp_path / "ft", model=str(tmp_path / "nowhere")))
+    with pytest.raises(TrainingArgumentError, match="lies inside the input --corpus"):
+        pretrain(PretrainingArguments(corpus=f"{train}:2", tokenizer=str(tmp_path / "tok"),
+                                      output_dir=str(train / "mem")))  # fmt: skip
+    with pytest.raises(TrainingArgumentError, match=r"--tokenizer .*tok: neither a local directory"):
+        pretrain(PretrainingArguments(dataset_dir=str(train), tokenizer=str(tmp_path / "tok"),
+                                      output_dir=str(tmp_path / "mem")))  # fmt: skip
+    assert sorted(p.name for p in train.iterdir()) == before
+    assert not (tmp_path / "ft").exists() and not (tmp_path / "mem").exists()

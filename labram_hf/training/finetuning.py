@@ -64,7 +64,14 @@ from ..hub import add_remote_code
 from ..modeling import LaBraMForSequenceClassification
 from ..modeling.modeling_labram import interpolate_time_embeddings
 from .arguments import run_as_script, stage_command
-from .inputs import check_dataset_matches, load_feature_extractor, load_window_dataset, training_contract
+from .inputs import (
+    check_dataset_matches,
+    check_output_dir,
+    load_feature_extractor,
+    load_pretrained,
+    load_window_dataset,
+    training_contract,
+)
 from .loop import TrainingArgumentError
 from .metrics import compute_metrics
 from .presets import MODEL_PRESETS, model_config
@@ -195,8 +202,10 @@ def build_model(args: FinetuningArguments, num_labels: int, id2label: dict[int, 
         config = model_config(args.preset, **overrides, **common)
         config._attn_implementation = args.attn_implementation
         return LaBraMForSequenceClassification(config)
-    return LaBraMForSequenceClassification.from_pretrained(
+    return load_pretrained(
+        LaBraMForSequenceClassification,
         args.model,
+        "model",
         attn_implementation=args.attn_implementation,
         ignore_mismatched_sizes=args.ignore_mismatched_sizes,
         **common,
@@ -400,6 +409,9 @@ def finetune(args: FinetuningArguments, *, feature_extractor=None, metadata: dic
     from ..data import ArrowWindowDataset, LaBraMDataCollator
     from .trainer import LayerDecayTrainer
 
+    check_output_dir(args.output_dir, model=None if args.model == "scratch" else args.model,
+                     train_dataset=args.train_dataset, eval_dataset=args.eval_dataset,
+                     test_dataset=args.test_dataset)  # fmt: skip
     train = load_window_dataset(args.train_dataset)
     contract = training_contract(args.train_dataset, train, feature_extractor or args.feature_extractor)
     splits = {}

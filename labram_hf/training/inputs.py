@@ -64,6 +64,51 @@ class TrainingArgumentError(LaBraMError):
     """Training arguments that cannot work together."""
 
 
+def _local_paths(value: str | os.PathLike | None) -> list[Path]:
+    """The local paths named by an argument: a directory, or a corpus spec ``dirA:2,dirB`` (weights stripped)."""
+    if value is None:
+        return []
+    paths = []
+    for entry in str(value).split(","):
+        entry = entry.strip()
+        head, _, tail = entry.rpartition(":")
+        if head and tail.replace(".", "", 1).isdigit():
+            entry = head
+        if entry and "://" not in entry and os.path.exists(entry):
+            paths.append(Path(entry).resolve())
+    return paths
+
+
+def check_output_dir(output_dir: str | os.PathLike, **inputs: str | os.PathLike | None) -> None:
+    """Refuse an ``output_dir`` that is, or lies inside, one of the inputs (``flag=path`` pairs: datasets, corpus
+    specs, model and tokenizer directories): checkpoints, the saved model and its ``preprocessor_config.json`` would
+    be written among the input's files (and checkpoint rotation deletes directories there). A parent directory of
+    the inputs is fine (nothing of theirs is touched)."""
+    target = Path(output_dir).resolve()
+    for flag, value in inputs.items():
+        for source in _local_paths(value):
+            if source.is_dir() and (target == source or source in target.parents):
+                where = "is" if target == source else "lies inside"
+                raise TrainingArgumentError(
+                    f"--output-dir {output_dir} {where} the input --{flag.replace('_', '-')} {source}",
+                    hint="write checkpoints and the trained model to a directory of their own",
+                )
+
+
+def load_pretrained(cls, path: str | os.PathLike, flag: str, **kwargs):
+    """``cls.from_pretrained(path, **kwargs)``; a path that is neither a model directory nor a reachable Hub repo is a
+    :class:`TrainingArgumentError` naming the flag (not transformers' traceback about the network)."""
+    try:
+        return cls.from_pretrained(str(path), **kwargs)
+    except OSError as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        kind = "directory without a saved model" if os.path.isdir(path) else "neither a local directory nor a reachable Hub repository"
+        raise TrainingArgumentError(
+            f"--{flag} {path}: {kind} ({reason})",
+            hint=f"pass a directory written by labram-hf (save_pretrained, labram convert, a training stage) as --{flag}",
+        ) from err
+
+
 # ----------------------------------------------------------------------------------------------------------------------
 # Datasets and their contract
 # ----------------------------------------------------------------------------------------------------------------------

@@ -487,8 +487,10 @@ def start_stage(args: WindowStageArguments, project_name: str, feature_extractor
     overrides ``args.feature_extractor``. Returns ``(accelerator, dataset, contract)``."""
     from accelerate.utils import set_seed
 
-    from .inputs import load_window_dataset, training_contract
+    from .inputs import check_output_dir, load_window_dataset, training_contract
 
+    check_output_dir(args.output_dir, dataset_dir=args.dataset_dir, init_from=getattr(args, "init_from", None),
+                     tokenizer=getattr(args, "tokenizer", None))  # fmt: skip
     dataset = load_window_dataset(args.dataset_dir, args.split)
     contract = training_contract(args.dataset_dir, dataset, feature_extractor or args.feature_extractor)
     os.makedirs(args.output_dir, exist_ok=True)

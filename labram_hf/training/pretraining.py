@@ -58,7 +58,7 @@ from ..data.collators import random_masking
 from ..errors import LaBraMError
 from ..modeling import LaBraMForMaskedEEGModeling, LaBraMTokenizerModel
 from .arguments import run_as_script, stage_command
-from .inputs import load_feature_extractor, sample_masks
+from .inputs import check_output_dir, load_feature_extractor, load_pretrained, sample_masks
 from .loop import TrainingArgumentError, WindowStageArguments, finish_stage, make_accelerator, start_stage, train_loop
 from .presets import MODEL_PRESETS, model_config
 
@@ -168,7 +168,8 @@ class PretrainingArguments(WindowStageArguments):
 def build_model(args: PretrainingArguments, vocab_size: int) -> LaBraMForMaskedEEGModeling:
     """A fresh masked-modelling model of ``args.preset`` (vocabulary: the tokenizer's codes), or ``args.init_from``."""
     if args.init_from:
-        return LaBraMForMaskedEEGModeling.from_pretrained(args.init_from, attn_implementation=args.attn_implementation)
+        return load_pretrained(LaBraMForMaskedEEGModeling, args.init_from, "init-from",
+                               attn_implementation=args.attn_implementation)  # fmt: skip
     overrides = {"num_hidden_layers": args.num_layers} if args.num_layers is not None else {}
     config = model_config(
         args.preset, **overrides, vocab_size=vocab_size, drop_path_rate=args.drop_path,
@@ -206,6 +207,8 @@ def start_pretraining(args: PretrainingArguments, feature_extractor=None):
     from ..data.streaming import StreamingCorpus
 
     override = feature_extractor or args.feature_extractor
+    check_output_dir(args.output_dir, dataset_dir=args.dataset_dir, corpus=args.corpus, corpus_shards=args.corpus_shards,
+                     tokenizer=args.tokenizer, init_from=args.init_from)  # fmt: skip
     if args.dataset_dir:
         return start_stage(args, "pretrain", feature_extractor)
     stream_settings = {}
@@ -281,9 +284,12 @@ class MaskedModelingStep:
 def pretrain(args: PretrainingArguments, *, feature_extractor=None) -> dict:
     """Pre-train; returns the training summary (``output_dir``, steps, learning rate, last logged values, ``data``).
     ``feature_extractor`` (an extractor or a path) overrides ``args.feature_extractor``."""
+    check_output_dir(args.output_dir, dataset_dir=args.dataset_dir, corpus=args.corpus, corpus_shards=args.corpus_shards,
+                     tokenizer=args.tokenizer, init_from=args.init_from)  # fmt: skip
+    tokenizer = load_pretrained(LaBraMTokenizerModel, args.tokenizer, "tokenizer")  # before anything is written
     accelerator, dataset, contract = start_pretraining(args, feature_extractor)
     device = accelerator.device
-    tokenizer = LaBraMTokenizerModel.from_pretrained(args.tokenizer).to(device).eval().requires_grad_(False)
+    tokenizer = tokenizer.to(device).eval().requires_grad_(False)
     model = build_model(args, tokenizer.config.n_code)
     if model.config.vocab_size != tokenizer.config.n_code:
         raise TrainingArgumentError(

@@ -36,6 +36,7 @@ import torch.nn.functional as F
 
 from ..modeling import LaBraMTokenizerModel
 from .arguments import run_as_script, stage_command
+from .inputs import load_pretrained
 from .loop import WindowStageArguments, finish_stage, start_stage, train_loop
 from .metrics import codebook_statistics
 from .presets import TOKENIZER_PRESETS, tokenizer_config
@@ -72,7 +73,8 @@ class TokenizerArguments(WindowStageArguments):
 def build_model(args: TokenizerArguments) -> LaBraMTokenizerModel:
     """A fresh tokenizer of ``args.preset`` with the size overrides, or the one in ``args.init_from``."""
     if args.init_from:
-        return LaBraMTokenizerModel.from_pretrained(args.init_from, attn_implementation=args.attn_implementation)
+        return load_pretrained(LaBraMTokenizerModel, args.init_from, "init-from",
+                               attn_implementation=args.attn_implementation)  # fmt: skip
     overrides = {
         name: value
         for name, value in (("num_hidden_layers", args.num_layers), ("decoder_num_hidden_layers", args.decoder_num_layers),
