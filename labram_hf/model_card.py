@@ -226,6 +226,19 @@ def _usage_section(kind: str, repo_id: str | None) -> str:
         call = "out = model.labram(**inputs)  # the backbone; the MEM head needs bool_masked_pos"
     else:
         call = "embedding = model(**inputs).pooler_output  # [batch, hidden_size]"
+    pipeline_section = ""
+    if kind != "tokenizer":  # encoders carry the LaBraM pipelines as remote code
+        if kind == "classifier":
+            lines = (f'classify = pipeline("eeg-classification", model="{repo}", trust_remote_code=True)\n'
+                     'result = classify("recording.edf", aggregate="mean")  # per-window and per-recording labels')
+        else:
+            lines = (f'embed = pipeline("eeg-feature-extraction", model="{repo}", trust_remote_code=True)\n'
+                     'out = embed("recording.edf", level="window")  # one embedding per window')
+        pipeline_section = (
+            "Whole recordings through a transformers pipeline (the pipeline code ships with the repository too; it "
+            "cuts the\nrecording into the saved windows, batches them and pools the windows per recording):\n\n"
+            f"```python\nfrom transformers import pipeline\n{lines}\n```\n\n"
+        )
     return f"""## How to use
 
 With the `labram-hf` package (`pip install labram-hf`), which also brings the preprocessing:
@@ -255,7 +268,7 @@ fe = AutoFeatureExtractor.from_pretrained("{repo}", trust_remote_code=True)
 inputs = fe(mne.io.read_raw_edf("recording.edf").crop(0, 10, include_tmax=False))
 ```
 
-Command line: `labram embed FILES --model {repo} --output emb.parquet`"""  + (
+{pipeline_section}Command line: `labram embed FILES --model {repo} --output emb.parquet`"""  + (
         f" / `labram predict FILES --model {repo} --output pred.csv`" if kind == "classifier" else ""
     )
 

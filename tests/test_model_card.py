@@ -53,6 +53,8 @@ def test_finetuned_card(tmp_path):
     # the extractor ships as remote code too, and says what it needs
     assert 'AutoFeatureExtractor.from_pretrained("org/labram-tuab", trust_remote_code=True)' in text
     assert "`numpy`, `scipy` and `mne`" in text
+    # and so do the pipelines
+    assert 'pipeline("eeg-classification", model="org/labram-tuab", trust_remote_code=True)' in text
 
 
 def test_converted_card_records_sha256():
@@ -65,6 +67,7 @@ def test_converted_card_records_sha256():
     assert "base_model" not in data
     assert data["pipeline_tag"] == "feature-extraction"
     assert sha in card.text and "labram-base.pth" in card.text
+    assert 'pipeline("eeg-feature-extraction", model="org/labram-base", trust_remote_code=True)' in card.text
     ModelCard(str(card))  # round trip of the whole text
 
 
@@ -74,4 +77,5 @@ def test_tokenizer_card_without_metadata():
     assert text.startswith("---\n")
     assert "LaBraMTokenizerModel" in text and "codebook" in text
     assert "No evaluation results" in text
+    assert "pipeline(" not in text  # the tokenizer has no pipelines
     assert ModelCard(text).data.library_name == "transformers"
