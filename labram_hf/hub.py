@@ -327,23 +327,25 @@ def push_folder(
     private: bool = False,
     commit_message: str | None = None,
     api=None,
+    repo_type: str = "model",
 ) -> str:
-    """Create (or reuse) the model repo and upload ``folder`` as one commit; returns the commit URL.
+    """Create (or reuse) the repository ``repo_id`` (a model repo, or ``repo_type="dataset"``) and upload ``folder``
+    as one commit; returns the commit URL.
 
     ``api`` defaults to :class:`huggingface_hub.HfApi` (token from ``hf auth login`` or ``HF_TOKEN``).
     """
+    from .outputs import MARKER_FILE
+
     if api is None:
         from huggingface_hub import HfApi
 
         api = HfApi()
-    api.create_repo(repo_id=repo_id, repo_type="model", private=private, exist_ok=True)
-    from .outputs import MARKER_FILE
-
+    api.create_repo(repo_id=repo_id, repo_type=repo_type, private=private, exist_ok=True)
     info = api.upload_folder(
         folder_path=str(folder),
         repo_id=repo_id,
-        repo_type="model",
-        commit_message=commit_message or "Upload LaBraM model with labram-hf",
+        repo_type=repo_type,
+        commit_message=commit_message or f"Upload LaBraM {repo_type} with labram-hf",
         ignore_patterns=[MARKER_FILE, ".*.lock"],  # labram's own bookkeeping of a --dry-run folder
     )
     return str(getattr(info, "commit_url", info))

@@ -104,3 +104,13 @@ def test_impossible_window_or_stride(whole, tmp_path, capsys, flag, value):
     name = flag.strip("-").replace("-", "_")
     assert f"labram prepare: error: {name}" in err and "Traceback" not in err and "hint:" in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-50"])
+def test_impossible_notch(whole, tmp_path, capsys, value):
+    """A NaN or infinite notch is a flag error (it used to reach the filter and blame the recording)."""
+    out = tmp_path / "ds"
+    assert cli.main(["prepare", str(whole), "-o", str(out), "-q", "--notch", value]) == 2
+    err = capsys.readouterr().err
+    assert f"labram prepare: error: --notch must be a positive, finite frequency or off, got '{value}'" in err
+    assert "hint: e.g. --notch 60, or --notch off" in err and not out.exists()

@@ -213,6 +213,8 @@ def test_user_errors_exit_2(setup, tmp_path, capsys):
     fails([*base, "--window-seconds", "1e-9"], capsys, "whole number")
     fails([*base, "--stride-seconds", "1e-9"], capsys, "whole number of samples")
     fails([*base, "--notch", "abc"], capsys, "--notch must be 50, 60 or off")
+    for value in ("nan", "inf", "-60"):
+        fails([*base, "--notch", value], capsys, "--notch must be a positive, finite frequency or off")
     fails([*base, "--highpass", "80"], capsys, "high-pass edge 80 Hz must be below the low-pass edge 75 Hz")
     fails([*base, "--highpass", "30", "--lowpass", "20"], capsys, "--highpass 30 must be below --lowpass 20")
     fails([*base, "--batch-size", "0"], capsys, "--batch-size")

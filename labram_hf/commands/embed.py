@@ -16,7 +16,7 @@ import textwrap
 from pathlib import Path
 
 from ..channels import CHANNEL_POLICIES
-from . import UserError
+from . import UserError, parse_channels, parse_notch
 
 WINDOW_HELP = (
     "window length in whole seconds (default: the window the model was trained on, from its "
@@ -114,31 +114,15 @@ def _positive(value: float | None, flag: str, example: str) -> float | None:
 
 
 def _notch(value: str | None):
+    """An explicit ``--notch`` override (``OFF`` for off), or ``None`` when not given (the model's own)."""
     if value is None:
         return None
-    text = str(value).strip().lower()
-    if text in ("off", "none", "no", "0"):
+    freq = parse_notch(value)
+    if freq is None:
         from ..inference import OFF
 
         return OFF
-    try:
-        freq = float(text)
-    except ValueError:
-        raise UserError(f"--notch must be 50, 60 or off, got {value!r}", hint="use --notch off to disable it") from None
-    return _positive(freq, "--notch", "50")
-
-
-def _channels(value: str | None) -> list[str] | None:
-    if value is None:
-        return None
-    if value.strip().lower() == "tuh":
-        from ..channels import TUH_CHANNELS
-
-        return list(TUH_CHANNELS)
-    names = [c.strip() for c in value.split(",") if c.strip()]
-    if not names:
-        raise UserError("--channels is empty", hint="e.g. --channels Fp1,Fp2,C3,C4 or --channels tuh")
-    return names
+    return freq
 
 
 def check_arguments(args) -> dict:
@@ -152,7 +136,7 @@ def check_arguments(args) -> dict:
         "h_freq": _positive(args.lowpass, "--lowpass", "75"),
         "l_freq": _positive(args.highpass, "--highpass", "0.1"),
         "channel_policy": args.channel_policy,
-        "channels": _channels(args.channels),
+        "channels": parse_channels(args.channels),
         "montage": args.montage,
         "bipolar": args.bipolar,
     }

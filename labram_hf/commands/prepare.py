@@ -64,7 +64,7 @@ from pathlib import Path
 
 from ..constants import DEFAULT_WINDOW_SECONDS, SAMPLING_RATE
 from ..errors import LaBraMError
-from . import UserError
+from . import UserError, check_repo_id, parse_channels, parse_notch
 from .channels import add_channel_arguments, channel_kwargs
 
 
@@ -168,32 +168,6 @@ class _ChoicesCheckedLater:
         return self._parser.add_argument(*flags, **kwargs)
 
 
-def _notch(value: str) -> float | None:
-    v = str(value).strip().lower()
-    if v in ("off", "none", "no", "0"):
-        return None
-    try:
-        f = float(v)
-    except ValueError:
-        raise UserError(f"--notch must be 50, 60 or off, got {value!r}", "use --notch off to disable it") from None
-    if f <= 0:
-        raise UserError(f"--notch must be positive, got {value!r}")
-    return f
-
-
-def _channels(value: str | None):
-    if value is None:
-        return None
-    if value.strip().lower() == "tuh":
-        from ..channels import TUH_CHANNELS
-
-        return list(TUH_CHANNELS)
-    names = [c.strip() for c in value.split(",") if c.strip()]
-    if not names:
-        raise UserError("--channels is empty")
-    return names
-
-
 def _labels(args):
     spec = args.labels.strip()
     if spec.lower() == "none":
@@ -283,15 +257,7 @@ def _sharding(args) -> tuple[str | None, str | None, str | None]:
     repo = args.push_to_hub
     if repo is None:
         return args.shard_size, None, None
-    from huggingface_hub.utils import HFValidationError, validate_repo_id
-
-    try:
-        validate_repo_id(repo)
-    except HFValidationError as err:
-        raise UserError(f"invalid --push-to-hub {repo!r}: {' '.join(str(err).split())[:200]}",
-                        hint="use ORG/NAME, e.g. my-org/eeg-windows") from None  # fmt: skip
-    if repo.count("/") != 1:
-        raise UserError(f"invalid --push-to-hub {repo!r}: expected ORG/NAME", hint="e.g. my-org/eeg-windows")
+    check_repo_id(repo, "--push-to-hub", "my-org/eeg-windows")
     if upload_dir is None and os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on"):
         raise UserError("cannot upload: HF_HUB_OFFLINE is set",
                         hint="unset HF_HUB_OFFLINE, or write the upload folder with --dry-run DIR")  # fmt: skip
@@ -302,8 +268,8 @@ def _sharding(args) -> tuple[str | None, str | None, str | None]:
 
 def run(args) -> int:
     labels, label_map = _labels(args)
-    notch = _notch(args.notch)
-    channels = _channels(args.channels)
+    notch = parse_notch(args.notch)
+    channels = parse_channels(args.channels)
     policy = _channel_policy(args)
     if args.num_proc < 1:
         raise UserError(f"--num-proc must be at least 1, got {args.num_proc}")

@@ -7,7 +7,7 @@ import tempfile
 import textwrap
 from pathlib import Path
 
-from . import UserError
+from . import UserError, check_repo_id
 
 
 def register(subparsers) -> None:
@@ -43,23 +43,11 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def _validate_repo_id(repo_id: str) -> None:
-    from huggingface_hub.utils import HFValidationError, validate_repo_id
-
-    try:
-        validate_repo_id(repo_id)
-    except HFValidationError as err:
-        raise UserError(f"invalid --repo-id {repo_id!r}: {' '.join(str(err).split())[:200]}",
-                        hint="use ORG/NAME, e.g. my-org/labram-base") from None  # fmt: skip
-    if repo_id.count("/") != 1:
-        raise UserError(f"invalid --repo-id {repo_id!r}: expected ORG/NAME", hint="e.g. my-org/labram-base")
-
-
 def run(args) -> int:
     from ..hub import HubError, assemble_upload_folder, push_folder, write_upload_folder
     from ..model_card import load_metadata
 
-    _validate_repo_id(args.repo_id)
+    check_repo_id(args.repo_id, "--repo-id", "my-org/labram-base")
     metadata = {}
     if args.metadata:
         try:

@@ -619,18 +619,7 @@ def push_dataset_folder(folder: str | os.PathLike, repo_id: str, *, private: boo
                         commit_message: str | None = None, api=None) -> str:  # fmt: skip
     """Create (or reuse) the dataset repository ``repo_id`` and upload ``folder`` as one commit; returns the commit
     URL. ``api`` defaults to :class:`huggingface_hub.HfApi` (token from ``hf auth login`` or ``HF_TOKEN``)."""
-    from ..outputs import MARKER_FILE
+    from ..hub import push_folder
 
-    if api is None:
-        from huggingface_hub import HfApi
-
-        api = HfApi()
-    api.create_repo(repo_id=repo_id, repo_type="dataset", private=private, exist_ok=True)
-    info = api.upload_folder(
-        folder_path=str(folder),
-        repo_id=repo_id,
-        repo_type="dataset",
-        commit_message=commit_message or "Upload LaBraM window dataset with labram-hf",
-        ignore_patterns=[MARKER_FILE, ".*.lock"],
-    )
-    return str(getattr(info, "commit_url", info))
+    return push_folder(folder, repo_id, private=private, api=api, repo_type="dataset",
+                       commit_message=commit_message or "Upload LaBraM window dataset with labram-hf")  # fmt: skip

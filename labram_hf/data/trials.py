@@ -412,22 +412,11 @@ def _rows(values: np.ndarray, ids: np.ndarray, src: str, starts_s: float, event:
           opts, events=None) -> Iterator[dict[str, Any]]:  # fmt: skip
     """The rows of one trial ``values`` ``[C, T]`` (200 Hz): windows of ``opts.window_samples`` from its start."""
     from ..preprocessing import window_starts
-    from .windows import window_label
+    from .windows import window_rows
 
-    win = opts.window_samples
-    for s in window_starts(values.shape[1], win, opts.stride_samples).tolist():
-        t0 = starts_s + s / SAMPLING_RATE
-        row: dict[str, Any] = {"input_values": values[:, s : s + win], "channel_ids": ids, "source": src,
-                               "start": np.float32(t0), "event": event, "onset": float(onset)}  # fmt: skip
-        if events is not None:  # labels from annotations (continuous recordings)
-            cls = window_label(t0, t0 + win / SAMPLING_RATE, events, straddle=opts.straddle,
-                               background=opts.background)  # fmt: skip
-            if cls is None:
-                continue
-            row["label"] = cls
-        elif label is not None:
-            row["label"] = label
-        yield row
+    starts = window_starts(values.shape[1], opts.window_samples, opts.stride_samples)
+    yield from window_rows(values, ids, src, starts, opts, events=events, label=label, offset_seconds=starts_s,
+                           extra={"event": event, "onset": float(onset)})  # fmt: skip
 
 
 def _continuous_trials(path: Path, label: Any, opts, info: dict[str, Any]) -> Iterator[dict[str, Any]]:

@@ -326,19 +326,36 @@ def _window_examples(
     pre, raw, sfreq = load_preprocessed(path, opts)
     info["sfreq"] = sfreq
     info["channels"] = list(pre.channel_names)
-    win = opts.window_samples
-    starts = window_starts(pre.n_times, win, opts.stride_samples)
+    starts = window_starts(pre.n_times, opts.window_samples, opts.stride_samples)
     info["cut"] = int(starts.size)
-    values = pre.values
     ids = np.asarray(pre.channel_ids, dtype=np.int64)
     events = None
     if opts.labels_from == "annotations":
         events = annotation_events(raw, opts.label_map or {}, markers=opts.markers, stats=info)
-    src = str(path)
+    yield from window_rows(pre.values, ids, str(path), starts, opts, events=events, label=label)
+
+
+def window_rows(
+    values: np.ndarray,
+    ids: np.ndarray,
+    source: str,
+    starts: np.ndarray,
+    opts: WindowOptions,
+    *,
+    events=None,
+    label: Any = None,
+    offset_seconds: float = 0.0,
+    extra: dict[str, Any] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Dataset rows of the windows of ``values`` ``[C, T]`` (200 Hz) that begin at the sample ``starts``:
+    ``input_values`` (a view), ``channel_ids``, ``source``, ``start`` (seconds, plus ``offset_seconds``), the
+    ``extra`` columns, and ``label`` -- from the annotation ``events`` (windows they leave unlabelled are skipped)
+    or the file's ``label``."""
+    win = opts.window_samples
     for s in starts.tolist():
-        t0 = s / SAMPLING_RATE
-        row: dict[str, Any] = {"input_values": values[:, s : s + win], "channel_ids": ids, "source": src,
-                               "start": np.float32(t0)}  # fmt: skip
+        t0 = offset_seconds + s / SAMPLING_RATE
+        row: dict[str, Any] = {"input_values": values[:, s : s + win], "channel_ids": ids, "source": source,
+                               "start": np.float32(t0), **(extra or {})}  # fmt: skip
         if events is not None:
             cls = window_label(t0, t0 + win / SAMPLING_RATE, events, straddle=opts.straddle,
                                background=opts.background)  # fmt: skip
